@@ -1,0 +1,214 @@
+"""``create_app(settings) -> Litestar``: routes, dependency injection, error envelopes, lifespan.
+
+The registry (providers and their HTTP clients) is built in the lifespan and injected
+with ``Provide``; nothing happens at import time. Every failure, Litestar's own 404,
+405, 413 and validation errors included, leaves as OpenAI's error envelope.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import OpenAPIMediaType, Reference, RequestBody
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
+
+from hexgate import __version__
+from hexgate.errors import ErrorEnvelope, HexgateError, envelope
+from hexgate.registry import Registry, build_registry
+from hexgate.routes import chat_completions, embeddings, health, list_models, retrieve_model, root
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from hexgate.schemas.models import Model, ModelList
+from hexgate.settings import Settings, load_settings
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("hexgate")
+
+_encoder = msgspec.json.Encoder()
+_OPEN_PATHS = ("/health", "/schema")
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def _error_response(status: int, body: ErrorEnvelope, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(content=_encoder.encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _on_hexgate_error(_: Request[Any, Any, Any], exc: HexgateError) -> Response[bytes]:
+    return _error_response(exc.status, exc.body(), exc.headers or None)
+
+
+def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status == 404:
+        message = f"no route for {request.method} {request.url.path}; the OpenAI API lives under /v1"
+    elif status == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    elif status == 413:
+        message = "the request body is larger than this gateway accepts (server.max_body_size)"
+    else:
+        message = exc.detail
+    kind = _STATUS_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    return _error_response(status, envelope(message, type=kind), dict(exc.headers or {}) or None)
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(500, envelope("internal error in the gateway; see its log", type="server_error"))
+
+
+def _gateway_middleware(keys: list[str]) -> Any:
+    """Per request: an ``x-request-id`` (the client's, or a new one) on every answer, and the
+    bearer-key check when keys are configured (constant-time compare, 401 envelope)."""
+    encoded = [k.encode() for k in keys]
+    denied = _encoder.encode(
+        envelope(
+            "missing or wrong API key: send 'Authorization: Bearer <key>'",
+            type="authentication_error",
+            code="invalid_api_key",
+        )
+    )
+
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":  # type: ignore[comparison-overlap]
+                await app(scope, receive, send)
+                return
+            request_id = ""
+            token = None
+            for name, value in scope["headers"]:
+                if name == b"x-request-id":
+                    request_id = value.decode("latin-1")[:128]
+                elif name == b"authorization" and value[:7].lower() == b"bearer ":
+                    token = value[7:].strip()
+            request_id = request_id or f"req_{uuid.uuid4().hex}"
+            rid = request_id.encode("latin-1")
+            state = scope.setdefault("state", {})
+            state["request_id"] = request_id
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+                await send(message)
+
+            if encoded:
+                path = scope["path"]
+                open_path = path == "/" or path.startswith(_OPEN_PATHS) or scope.get("method") == "OPTIONS"
+                ok = token is not None and any(hmac.compare_digest(token, k) for k in encoded)
+                if not ok and not open_path:
+                    start: HTTPResponseStartEvent = {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                    await send_with_id(start)
+                    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": denied, "more_body": False}
+                    await send_with_id(end)
+                    return
+            elif token is not None:
+                state["client_token"] = token.decode("latin-1")
+            await app(scope, receive, send_with_id)
+
+        return middleware
+
+    return factory
+
+
+def _document(app: Litestar) -> None:
+    """Give Litestar's OpenAPI document the request and response bodies, from msgspec's JSON Schema
+    (the handlers decode bodies themselves, so Litestar cannot see them)."""
+    _, components = msgspec.json.schema_components(
+        [
+            ChatCompletionRequest,
+            ChatCompletion,
+            ChatCompletionChunk,
+            EmbeddingRequest,
+            EmbeddingResponse,
+            ModelList,
+            Model,
+            ErrorEnvelope,
+        ],
+        ref_template="#/components/schemas/{name}",
+    )
+    schema = app.openapi_schema
+    if schema.components.schemas is None:  # pragma: no cover
+        schema.components.schemas = {}
+    schema.components.schemas.update(components)
+    bodies = {"/v1/chat/completions": "ChatCompletionRequest", "/v1/embeddings": "EmbeddingRequest"}
+    for path, name in bodies.items():
+        item = (schema.paths or {}).get(path)
+        if item is not None and item.post is not None:
+            item.post.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{name}"))},
+                required=True,
+            )
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The gateway for ``settings``; providers are built when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        registry = await build_registry(settings)
+        app.state.registry = registry
+        try:
+            yield
+        finally:
+            await registry.aclose()
+
+    def provide_registry(state: State) -> Registry:
+        return state.registry  # type: ignore[no-any-return]
+
+    cors = None
+    if settings.server.cors_origins:
+        cors = CORSConfig(
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        )
+    app = Litestar(
+        route_handlers=[chat_completions, embeddings, list_models, retrieve_model, health, root],
+        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        exception_handlers={
+            HexgateError: _on_hexgate_error,
+            HTTPException: _on_http_exception,
+            Exception: _on_unexpected,
+        },
+        middleware=[_gateway_middleware(settings.server.api_keys)],
+        cors_config=cors,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="hexgate", version=__version__, path="/schema"),
+        request_max_body_size=settings.server.max_body_size,
+        logging_config=None,
+        debug=False,
+    )
+    _document(app)
+    return app
+
+
+def app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory``: the config path comes from ``HEXGATE_CONFIG`` (none: defaults)."""
+    return create_app(load_settings(os.environ.get("HEXGATE_CONFIG") or None))

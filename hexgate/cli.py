@@ -1,0 +1,142 @@
+"""``hexgate serve | models | plugins | check``.
+
+Exit codes: 0 fine, 1 a provider check failed, 2 the config (or a plugin it uses) is unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from hexgate import __version__
+from hexgate.plugins import discover
+from hexgate.registry import build_registry
+from hexgate.settings import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings(path: str | None) -> Settings:
+    return load_settings(path or os.environ.get("HEXGATE_CONFIG") or None)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args.config)
+    asyncio.run(_preflight(settings))
+    if args.config:
+        os.environ["HEXGATE_CONFIG"] = os.path.abspath(args.config)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(
+        f"hexgate {__version__} on http://{host}:{port}/v1 (config: {settings.source}; "
+        f"providers: {', '.join(sorted(settings.providers))})",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "hexgate.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        loop="auto",
+        http="auto",
+        access_log=args.access_log,
+        log_level="info" if args.access_log else "warning",
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+async def _preflight(settings: Settings) -> None:
+    """Load and build every configured provider without starting it, so a broken plugin or a bad
+    table fails here with one clear line instead of a traceback from a worker."""
+    registry = await build_registry(settings, start=False)
+    await registry.aclose()
+
+
+def _models(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        registry = await build_registry(_settings(args.config))
+        try:
+            for model in await registry.list_models():
+                target = f"  -> {', '.join(model.alias_of)}" if model.alias_of else ""
+                print(f"{model.id}{target}")
+        finally:
+            await registry.aclose()
+        return 0
+
+    return asyncio.run(run())
+
+
+def _plugins(_: argparse.Namespace) -> int:
+    plugins = discover()
+    if not plugins:
+        print("no hexgate plugins installed (pip install 'hexgate[all]')")
+        return 0
+    width = max(len(p.name) for p in plugins)
+    for p in plugins:
+        print(f"{p.name:<{width}}  {p.distribution} {p.version}  ({p.value})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        settings = _settings(args.config)
+        print(f"config {settings.source}: ok")
+        registry = await build_registry(settings)
+        failed = 0
+        try:
+            for pid, provider in registry.providers.items():
+                try:
+                    models = await asyncio.wait_for(provider.list_models(), 30)
+                    print(f"provider {pid}: ok, {len(models)} model(s)")
+                except Exception as exc:  # report every provider, then fail
+                    failed += 1
+                    detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                    print(f"provider {pid}: FAILED: {detail}")
+        finally:
+            await registry.aclose()
+        return 1 if failed else 0
+
+    return asyncio.run(run())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hexgate", description="OpenAI-compatible gateway to every model provider.")
+    parser.add_argument("--version", action="version", version=f"hexgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the gateway (embedded local model when no config is given)")
+    serve.add_argument("--config", help="config.toml (default: $HEXGATE_CONFIG, else the embedded local provider)")
+    serve.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: server.port, 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=_serve)
+    for name, func, text in (
+        ("models", _models, "list every model the gateway serves"),
+        ("check", _check, "validate the config and reach each provider's model list"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--config", help="config.toml (default: $HEXGATE_CONFIG)")
+        p.set_defaults(func=func)
+    sub.add_parser("plugins", help="installed provider plugins").set_defaults(func=_plugins)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"hexgate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""hexgate's error tree and the OpenAI error envelope.
+
+Every failure a client can see is one of these, rendered by :func:`envelope` as
+``{"error": {"message": str, "type": str, "param": str | null, "code": str | null}}``
+with the status the class carries (table in ARCHITECTURE.md, "Errors")::
+
+    HexgateError                      500 server_error
+    ├── InvalidRequest                400 invalid_request_error   bad body, bad field, unsupported parameter
+    │   ├── Unsupported               400 invalid_request_error   the provider lacks the operation (code "unsupported")
+    │   ├── ModelNotFound             404 invalid_request_error   unknown model or provider (code "model_not_found")
+    │   └── PayloadTooLarge           413 invalid_request_error
+    ├── AuthenticationFailed          401 authentication_error    missing or wrong gateway key
+    └── UpstreamError                 502 upstream_error          unreadable answer, other upstream 5xx
+        ├── UpstreamAuthError         502 upstream_error          the upstream refused our key (our config is wrong)
+        ├── UpstreamRejected          4xx invalid_request_error   the upstream refused the request itself (400/404/422)
+        ├── UpstreamRateLimited       429 rate_limit_error        with ``retry_after`` seconds when known
+        ├── UpstreamOverloaded        503 upstream_error          Anthropic 529, any 503
+        ├── UpstreamTimeout           504 timeout_error
+        └── UpstreamConnectError      502 upstream_error          nothing reached the upstream (safe to retry)
+
+Providers raise only these (never a web-framework exception). Messages say what
+to fix and never carry an upstream key or token: :func:`redact` strips anything
+that looks like one before a message leaves the process.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import msgspec
+
+__all__ = [
+    "AuthenticationFailed",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "HexgateError",
+    "InvalidRequest",
+    "ModelNotFound",
+    "PayloadTooLarge",
+    "Unsupported",
+    "UpstreamAuthError",
+    "UpstreamConnectError",
+    "UpstreamError",
+    "UpstreamOverloaded",
+    "UpstreamRateLimited",
+    "UpstreamRejected",
+    "UpstreamTimeout",
+    "envelope",
+    "from_upstream_status",
+    "redact",
+]
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """The inner object of OpenAI's error envelope; every key is always present."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorEnvelope(msgspec.Struct):
+    """``{"error": {...}}``: the body of every non-2xx answer and of a mid-stream error frame."""
+
+    error: ErrorBody
+
+
+class HexgateError(Exception):
+    """Base of the tree; carries the HTTP status, OpenAI ``type``, ``param``, ``code`` and extra headers."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = redact(message)
+        self.param = param
+        self.code = code
+        self.headers: dict[str, str] = dict(headers or {})
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+
+    def body(self) -> ErrorEnvelope:
+        return ErrorEnvelope(ErrorBody(message=self.message, type=self.type, param=self.param, code=self.code))
+
+
+class InvalidRequest(HexgateError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class Unsupported(InvalidRequest):
+    """The provider does not implement this operation or parameter (for ``respond``: the core bridges)."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message, param=param, code="unsupported")
+
+
+class ModelNotFound(InvalidRequest):
+    status = 404
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="model", code="model_not_found")
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+
+
+class AuthenticationFailed(HexgateError):
+    status = 401
+    type = "authentication_error"
+
+
+class UpstreamError(HexgateError):
+    status = 502
+    type = "upstream_error"
+
+
+class UpstreamAuthError(UpstreamError):
+    pass
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream said the request itself is wrong; the client should fix it (status passed on)."""
+
+    status = 400
+    type = "invalid_request_error"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None) -> None:
+        headers = {"retry-after": _seconds(retry_after)} if retry_after is not None else None
+        super().__init__(message, code=code or "rate_limit_exceeded", headers=headers)
+        self.retry_after = retry_after
+
+
+class UpstreamOverloaded(UpstreamError):
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        headers = {"retry-after": _seconds(retry_after)} if retry_after is not None else None
+        super().__init__(message, code="upstream_overloaded", headers=headers)
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "timeout_error"
+
+
+class UpstreamConnectError(UpstreamError):
+    pass
+
+
+def _seconds(value: float) -> str:
+    return str(max(0, int(value + 0.999)))
+
+
+def from_upstream_status(
+    status: int,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    code: str | None = None,
+    param: str | None = None,
+) -> HexgateError:
+    """Map an upstream HTTP status to the error tree (ARCHITECTURE.md, "Errors").
+
+    401/403 → :class:`UpstreamAuthError` (502); 402/429 → :class:`UpstreamRateLimited` (429);
+    400/404/409/413/422 → :class:`UpstreamRejected` with the same status; 408/504 →
+    :class:`UpstreamTimeout`; 503/529 → :class:`UpstreamOverloaded`; anything else → 502.
+    """
+    if status in (401, 403):
+        return UpstreamAuthError(f"upstream refused the configured credentials ({status}): {message}", code=code)
+    if status in (402, 429):
+        return UpstreamRateLimited(message, retry_after=retry_after, code=code)
+    if status in (408, 504):
+        return UpstreamTimeout(message, code=code)
+    if status in (503, 529):
+        return UpstreamOverloaded(message, retry_after=retry_after)
+    if 400 <= status < 500:
+        return UpstreamRejected(message, status=status if status != 404 else 404, code=code, param=param)
+    return UpstreamError(f"upstream answered {status}: {message}", code=code)
+
+
+_SECRET = re.compile(
+    r"(?i)(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,}"
+    r"|(?<=bearer )[A-Za-z0-9._\-]{12,}|(?<=key=)[A-Za-z0-9._\-]{12,})"
+)
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like an API key or bearer token with ``[redacted]``."""
+    return _SECRET.sub("[redacted]", text)
+
+
+def envelope(message: str, *, type: str, param: str | None = None, code: str | None = None) -> ErrorEnvelope:
+    """Build the OpenAI error envelope for a failure that is not a :class:`HexgateError`."""
+    return ErrorEnvelope(ErrorBody(message=redact(message), type=type, param=param, code=code))

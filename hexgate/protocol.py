@@ -1,0 +1,77 @@
+"""The whole plugin contract: what a provider implements and what the core hands it.
+
+A provider plugin is a distribution that declares an entry point in the group
+``hexgate.providers`` naming a :class:`ProviderFactory` (normally the provider
+class). For each ``[providers.<id>]`` table whose ``plugin`` names it, the core
+calls ``factory(settings, http=client)`` once at start-up, where ``settings`` is
+the table without ``plugin`` (``${ENV}`` already interpolated) and ``client`` an
+``httpx.AsyncClient`` the core owns and closes. The provider validates
+``settings`` with its own Struct (``forbid_unknown_fields=True``) and raises
+``msgspec.ValidationError`` on a bad table; the core adds the key path.
+
+Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raises
+:class:`hexgate.errors.Unsupported`; for ``respond`` the core then bridges over
+``chat`` / ``stream_chat``. Optional hooks, called when present:
+``async def start(self) -> None`` after construction (load weights, warm up) and
+``async def aclose(self) -> None`` at shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+import msgspec
+
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from hexgate.schemas.models import Model
+from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
+
+__all__ = ["PROTOCOL_VERSION", "CallContext", "Provider", "ProviderFactory"]
+
+PROTOCOL_VERSION = 1
+"""Bumped on any breaking change; a provider declares the version it was built for as
+``protocol_version`` (class attribute) and the registry refuses another."""
+
+
+class CallContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What the core knows about one call, beside the request itself."""
+
+    request_id: str
+    model: str
+    """The upstream's own model id: provider prefix stripped, aliases resolved."""
+    timeout: float
+    """Seconds the whole call may take."""
+    body: bytes | None = None
+    """The client's request body as received, for plugins that pass unknown fields through;
+    None when the core built the request itself (the Responses bridge, fan-out)."""
+    client_token: str | None = None
+    """The client's bearer token when gateway auth is off (for upstreams that bill the caller)."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One upstream family. Model ids in and out are the upstream's own, without the provider prefix."""
+
+    async def chat(self, request: ChatCompletionRequest, ctx: CallContext) -> ChatCompletion: ...
+
+    def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
+        """Chunks as OpenAI sends them; the first carries ``delta.role``. Usage may ride on any
+        chunk; the core emits the final usage chunk when the client asked for it."""
+        ...
+
+    async def embed(self, request: EmbeddingRequest, ctx: CallContext) -> EmbeddingResponse: ...
+
+    async def respond(
+        self, request: ResponseRequest, ctx: CallContext
+    ) -> Response | AsyncIterator[ResponseStreamEvent]: ...
+
+    async def list_models(self) -> list[Model]: ...
+
+
+class ProviderFactory(Protocol):
+    """What an entry point names, normally the provider class itself."""
+
+    def __call__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> Provider: ...

@@ -1,0 +1,75 @@
+"""What every route shares: body decoding into Structs, the call context, JSON answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+
+from hexgate.errors import InvalidRequest, UpstreamTimeout
+from hexgate.protocol import CallContext
+from hexgate.registry import Registry, Route
+
+__all__ = ["call_context", "decode_body", "json_response", "with_deadline"]
+
+T = TypeVar("T")
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_encoder = msgspec.json.Encoder()
+
+
+def decode_body(body: bytes, type_: type[T]) -> T:
+    """Decode a JSON body straight into ``type_``; any mistake is a 400 naming the field.
+
+    Raises :class:`InvalidRequest` with ``param`` set to the offending field path
+    (``messages[0].content``) for a wrong type or a missing field.
+    """
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    try:
+        return decoder.decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        message, sep, where = str(exc).rpartition(" - at `")
+        if not sep:
+            text = str(exc)
+            if text.startswith("Expected `object`"):
+                raise InvalidRequest("the request body must be a JSON object") from None
+            field = text.rpartition("`")[0].rpartition("`")[2] if "missing required field" in text else None
+            raise InvalidRequest(f"invalid request body: {text}", param=field) from None
+        param = where.rstrip("`").removeprefix("$").lstrip(".")
+        if "missing required field" in message:
+            missing = message.rpartition("`")[0].rpartition("`")[2]
+            param = f"{param}.{missing}" if param else missing
+            raise InvalidRequest(f"missing required field '{param}'", param=param) from None
+        raise InvalidRequest(f"invalid value for '{param}': {message}", param=param) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def call_context(request: Request[Any, Any, Any], route: Route, body: bytes, registry: Registry) -> CallContext:
+    state = request.scope.get("state", {})
+    return CallContext(
+        request_id=state.get("request_id", ""),
+        model=route.model,
+        timeout=registry.settings.server.request_timeout,
+        body=body,
+        client_token=state.get("client_token"),
+    )
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """Encode once with msgspec and hand Litestar the bytes."""
+    return Response(content=_encoder.encode(obj), status_code=status, media_type="application/json", headers=headers)
+
+
+async def with_deadline(awaitable: Awaitable[T], seconds: float) -> T:
+    """Await with a total deadline; past it, a 504 :class:`UpstreamTimeout`."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        raise UpstreamTimeout(f"the upstream did not answer within {seconds:g} s") from None

@@ -1,0 +1,66 @@
+"""``POST /v1/embeddings``, with ``encoding_format`` honoured whatever the upstream returned.
+
+``base64`` is the float32 little-endian array in base64, as OpenAI sends it and the
+official SDK (which asks for it by default) decodes it; a float-only upstream gets
+its floats encoded here, and a base64 answer is decoded for ``float`` clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from array import array
+from typing import Any
+
+from litestar import Request, Response, post
+
+from hexgate.errors import InvalidRequest
+from hexgate.registry import Registry
+from hexgate.routes._common import call_context, decode_body, json_response, with_deadline
+from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+
+__all__ = ["embeddings", "from_base64", "to_base64"]
+
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def to_base64(values: list[float]) -> str:
+    """Floats → base64 of their float32 little-endian bytes."""
+    packed = array("f", values)
+    if _BIG_ENDIAN:  # pragma: no cover
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
+
+
+def from_base64(text: str) -> list[float]:
+    """The inverse of :func:`to_base64`."""
+    packed = array("f")
+    packed.frombytes(base64.b64decode(text))
+    if _BIG_ENDIAN:  # pragma: no cover
+        packed.byteswap()
+    return packed.tolist()
+
+
+def _reencode(response: EmbeddingResponse, want_base64: bool) -> None:
+    for item in response.data:
+        if want_base64 and isinstance(item.embedding, list):
+            item.embedding = to_base64(item.embedding)
+        elif not want_base64 and isinstance(item.embedding, str):
+            item.embedding = from_base64(item.embedding)
+
+
+@post("/v1/embeddings", status_code=200, summary="Create embeddings")
+async def embeddings(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+    body = await request.body()
+    req = decode_body(body, EmbeddingRequest)
+    try:
+        req.inputs()
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param="input") from None
+    if isinstance(req.dimensions, int) and req.dimensions < 1:
+        raise InvalidRequest("'dimensions' must be at least 1", param="dimensions")
+    route = registry.resolve(req.model)
+    ctx = call_context(request, route, body, registry)
+    result = await with_deadline(route.provider.embed(req, ctx), ctx.timeout)
+    _reencode(result, req.encoding_format == "base64")
+    return json_response(result)

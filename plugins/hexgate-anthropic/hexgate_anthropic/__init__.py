@@ -1,0 +1,1 @@
+"""hexgate provider: Anthropic Messages API through the official anthropic SDK (work in progress)."""

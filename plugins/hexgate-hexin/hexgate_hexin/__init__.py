@@ -1,0 +1,1 @@
+"""hexgate provider: the Hexin / HiThink backend (work in progress)."""

@@ -1,0 +1,1 @@
+"""hexgate provider: Puter.com AI (chat and images) (work in progress)."""
