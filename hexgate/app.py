@@ -28,10 +28,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from hexgate import __version__
 from hexgate.errors import ErrorEnvelope, HexgateError, envelope
 from hexgate.registry import Registry, build_registry
-from hexgate.routes import chat_completions, embeddings, health, list_models, retrieve_model, root
-from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
-from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
-from hexgate.schemas.models import Model, ModelList
+from hexgate.routes import ROUTE_HANDLERS
 from hexgate.settings import Settings, load_settings
 
 __all__ = ["app_from_env", "create_app"]
@@ -136,33 +133,30 @@ def _gateway_middleware(keys: list[str]) -> Any:
 
 
 def _document(app: Litestar) -> None:
-    """Give Litestar's OpenAPI document the request and response bodies, from msgspec's JSON Schema
-    (the handlers decode bodies themselves, so Litestar cannot see them)."""
+    """Give Litestar's OpenAPI document the request bodies, from msgspec's JSON Schema: handlers
+    decode their bodies themselves (strictly, in one pass), so Litestar cannot see them. Each such
+    handler names its body Struct in ``opt={"body": ...}``."""
+    bodies: dict[str, type[Any]] = {}
+    for handler in ROUTE_HANDLERS:
+        body = handler.opt.get("body")
+        if body is not None:
+            for path in handler.paths:
+                bodies[path] = body
     _, components = msgspec.json.schema_components(
-        [
-            ChatCompletionRequest,
-            ChatCompletion,
-            ChatCompletionChunk,
-            EmbeddingRequest,
-            EmbeddingResponse,
-            ModelList,
-            Model,
-            ErrorEnvelope,
-        ],
-        ref_template="#/components/schemas/{name}",
+        [*bodies.values(), ErrorEnvelope], ref_template="#/components/schemas/{name}"
     )
     schema = app.openapi_schema
     if schema.components.schemas is None:  # pragma: no cover
         schema.components.schemas = {}
     schema.components.schemas.update(components)
-    bodies = {"/v1/chat/completions": "ChatCompletionRequest", "/v1/embeddings": "EmbeddingRequest"}
-    for path, name in bodies.items():
+    for path, body in bodies.items():
         item = (schema.paths or {}).get(path)
-        if item is not None and item.post is not None:
-            item.post.request_body = RequestBody(
-                content={"application/json": OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{name}"))},
-                required=True,
-            )
+        for operation in (item.post, item.put) if item is not None else ():
+            if operation is not None:
+                ref = Reference(ref=f"#/components/schemas/{body.__name__}")
+                operation.request_body = RequestBody(
+                    content={"application/json": OpenAPIMediaType(schema=ref)}, required=True
+                )
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -190,7 +184,7 @@ def create_app(settings: Settings) -> Litestar:
             max_age=600,
         )
     app = Litestar(
-        route_handlers=[chat_completions, embeddings, list_models, retrieve_model, health, root],
+        route_handlers=ROUTE_HANDLERS,
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         exception_handlers={
             HexgateError: _on_hexgate_error,

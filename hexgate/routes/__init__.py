@@ -1,8 +1,21 @@
-"""Route handlers, one module per endpoint family."""
+"""Route handlers, one module per endpoint family; ``ROUTE_HANDLERS`` is what the app serves.
+
+A handler that decodes its own body declares the body's Struct as ``opt={"body": Struct}`` so that
+the OpenAPI document at ``/schema`` describes it (see ``hexgate.app._document``).
+"""
 
 from hexgate.routes.chat import chat_completions
 from hexgate.routes.embeddings import embeddings
 from hexgate.routes.meta import health, root
 from hexgate.routes.models import list_models, retrieve_model
 
-__all__ = ["chat_completions", "embeddings", "health", "list_models", "retrieve_model", "root"]
+__all__ = ["ROUTE_HANDLERS"]
+
+ROUTE_HANDLERS = [
+    chat_completions,
+    embeddings,
+    list_models,
+    retrieve_model,
+    health,
+    root,
+]

@@ -33,7 +33,12 @@ log = logging.getLogger("hexgate.chat")
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-@post("/v1/chat/completions", status_code=200, summary="Create a chat completion (JSON or SSE)")
+@post(
+    "/v1/chat/completions",
+    status_code=200,
+    summary="Create a chat completion (JSON or SSE)",
+    opt={"body": ChatCompletionRequest},
+)
 async def chat_completions(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
     body = await request.body()
     chat = decode_body(body, ChatCompletionRequest)

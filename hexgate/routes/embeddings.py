@@ -49,7 +49,7 @@ def _reencode(response: EmbeddingResponse, want_base64: bool) -> None:
             item.embedding = from_base64(item.embedding)
 
 
-@post("/v1/embeddings", status_code=200, summary="Create embeddings")
+@post("/v1/embeddings", status_code=200, summary="Create embeddings", opt={"body": EmbeddingRequest})
 async def embeddings(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
     body = await request.body()
     req = decode_body(body, EmbeddingRequest)
