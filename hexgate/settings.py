@@ -106,7 +106,10 @@ def path_of(error: msgspec.ValidationError, prefix: str = "") -> str:
 
 
 def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Settings:
-    data = _interpolate(dict(raw), "", env)
+    try:
+        data = _interpolate(dict(raw), "", env)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     unknown = set(data) - {"server", "providers", "models"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown)}; known: server, providers, models")
