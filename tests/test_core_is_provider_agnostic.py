@@ -10,8 +10,23 @@ from pathlib import Path
 import hexgate
 
 UPSTREAMS = (
-    "anthropic", "claude", "gemini", "google", "deepseek", "minimax", "ollama", "vllm", "mistral",
-    "gradio", "puter", "hexin", "hithink", "huggingface", "llama", "smollm", "minilm",
+    "anthropic",
+    "claude",
+    "gemini",
+    "google",
+    "deepseek",
+    "minimax",
+    "ollama",
+    "vllm",
+    "mistral",
+    "gradio",
+    "puter",
+    "hexin",
+    "hithink",
+    "huggingface",
+    "llama",
+    "smollm",
+    "minilm",
 )
 
 

@@ -59,7 +59,7 @@ def test_discover_lists_distribution_version_and_value_without_importing(site: P
 
 def test_load_a_good_plugin(site: Path) -> None:
     factory = load_factory("fakegood", {})
-    assert getattr(factory, "protocol_version") == PROTOCOL_VERSION
+    assert factory.protocol_version == PROTOCOL_VERSION
 
 
 def test_allowlist_hides_other_plugins(site: Path) -> None:
