@@ -1,1 +1,6 @@
-"""hexgate provider: Google Gemini through the official google-genai SDK (work in progress)."""
+"""hexgate provider: Google Gemini (Developer API or Vertex AI) through the official google-genai SDK."""
+
+from hexgate_gemini.provider import GeminiProvider
+from hexgate_gemini.settings import GeminiSettings
+
+__all__ = ["GeminiProvider", "GeminiSettings"]
