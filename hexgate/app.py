@@ -29,6 +29,7 @@ from hexgate import __version__
 from hexgate.errors import ErrorEnvelope, HexgateError, envelope
 from hexgate.registry import Registry, build_registry
 from hexgate.routes import ROUTE_HANDLERS
+from hexgate.routes.images import FILES_PATH
 from hexgate.settings import Settings, load_settings
 
 __all__ = ["app_from_env", "create_app"]
@@ -36,7 +37,7 @@ __all__ = ["app_from_env", "create_app"]
 log = logging.getLogger("hexgate")
 
 _encoder = msgspec.json.Encoder()
-_OPEN_PATHS = ("/health", "/schema")
+_OPEN_PATHS = ("/health", "/schema", FILES_PATH)
 _STATUS_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",

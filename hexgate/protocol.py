@@ -14,6 +14,10 @@ Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raise
 ``chat`` / ``stream_chat``. Optional hooks, called when present:
 ``async def start(self) -> None`` after construction (load weights, warm up) and
 ``async def aclose(self) -> None`` at shutdown.
+
+Optional capabilities are separate small protocols, checked with ``isinstance`` at call
+time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
+(``POST /v1/images/generations``).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ import msgspec
 
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
 
-__all__ = ["PROTOCOL_VERSION", "CallContext", "Provider", "ProviderFactory"]
+__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "Provider", "ProviderFactory"]
 
 PROTOCOL_VERSION = 1
 """Bumped on any breaking change; a provider declares the version it was built for as
@@ -69,6 +74,15 @@ class Provider(Protocol):
     ) -> Response | AsyncIterator[ResponseStreamEvent]: ...
 
     async def list_models(self) -> list[Model]: ...
+
+
+@runtime_checkable
+class ImageProvider(Protocol):
+    """Optional: a provider that can generate images. Each item of the answer's ``data`` carries
+    ``b64_json`` (preferred; the core turns it into a link when the client asked for ``url``) or
+    an upstream ``url`` (only when the client asked for ``url``)."""
+
+    async def generate_image(self, request: ImageGenerationRequest, ctx: CallContext) -> ImagesResponse: ...
 
 
 class ProviderFactory(Protocol):

@@ -6,6 +6,7 @@ the OpenAPI document at ``/schema`` describes it (see ``hexgate.app._document``)
 
 from hexgate.routes.chat import chat_completions
 from hexgate.routes.embeddings import embeddings
+from hexgate.routes.images import image_file, image_generations
 from hexgate.routes.meta import health, root
 from hexgate.routes.models import list_models, retrieve_model
 
@@ -14,6 +15,8 @@ __all__ = ["ROUTE_HANDLERS"]
 ROUTE_HANDLERS = [
     chat_completions,
     embeddings,
+    image_generations,
+    image_file,
     list_models,
     retrieve_model,
     health,

@@ -1,1 +1,5 @@
-"""hexgate provider: Puter.com AI (chat and images) (work in progress)."""
+"""hexgate provider: Puter.com AI (chat and images)."""
+
+from hexgate_puter.provider import PuterProvider, PuterSettings
+
+__all__ = ["PuterProvider", "PuterSettings"]

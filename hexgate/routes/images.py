@@ -1,0 +1,124 @@
+"""``POST /v1/images/generations`` and ``GET /v1/images/files/{name}``.
+
+Image generation is an optional capability (:class:`hexgate.protocol.ImageProvider`); a
+provider without it answers 400 with code ``unsupported``.
+
+``response_format``: absent or ``b64_json`` gives the base64 of the image file, as OpenAI's
+GPT image models always answer. ``url`` gives a link to ``GET /v1/images/files/<name>`` on
+this gateway, served from an in-memory store (:mod:`hexgate.routes._image_store`): valid an
+hour like OpenAI's links, bounded in count and bytes (the oldest go first), per process,
+readable without the gateway key (the name is the secret). An image larger than the whole
+store comes back as a ``data:`` URL instead. The link's host is the one the client called
+(``Host``, or the forwarded headers uvicorn trusts).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from litestar import Request, Response, get, post
+from msgspec import UNSET
+
+from hexgate.errors import InvalidRequest, Unsupported, UpstreamError
+from hexgate.protocol import ImageProvider
+from hexgate.registry import Registry
+from hexgate.routes._common import call_context, decode_body, json_response, with_deadline
+from hexgate.routes._image_store import ImageStore, sniff_media_type
+from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
+
+__all__ = ["FILES_PATH", "image_file", "image_generations"]
+
+FILES_PATH = "/v1/images/files/"
+"""Prefix of the image links; the app leaves it open when gateway keys are configured."""
+_STATE_KEY = "image_store"
+_MAX_IMAGES = 10
+
+
+def _store_of(request: Request[Any, Any, Any]) -> ImageStore:
+    """The app's image store, made on first use (one per app, hence per worker process)."""
+    state = request.app.state
+    store = state.get(_STATE_KEY)
+    if not isinstance(store, ImageStore):
+        store = ImageStore()
+        state[_STATE_KEY] = store
+    return store
+
+
+def _validate(req: ImageGenerationRequest) -> str:
+    if not req.prompt.strip():
+        raise InvalidRequest("'prompt' must not be empty", param="prompt")
+    if not isinstance(req.model, str) or not req.model:
+        raise InvalidRequest(
+            "'model' is required: hexgate routes by it ('<provider>/<model>' or an alias)", param="model"
+        )
+    n = req.count()
+    if not 1 <= n <= _MAX_IMAGES:
+        raise InvalidRequest(f"'n' must be between 1 and {_MAX_IMAGES}", param="n")
+    if req.stream is True:
+        raise Unsupported("streamed image generation is not supported; omit 'stream'", param="stream")
+    return req.model
+
+
+def _deliver(result: ImagesResponse, req: ImageGenerationRequest, store: ImageStore, base_url: str) -> None:
+    """Give every item the form the client asked for (in place)."""
+    for item in result.data:
+        if req.wants_url():
+            if isinstance(item.b64_json, str):
+                data = _decode(item.b64_json)
+                name = store.put(data)
+                if name is None:
+                    item.url = f"data:{sniff_media_type(data)[0]};base64,{item.b64_json}"
+                else:
+                    item.url = f"{base_url}{FILES_PATH}{name}"
+                item.b64_json = UNSET
+            elif not isinstance(item.url, str):
+                raise UpstreamError("the provider returned an image item with neither data nor a link")
+        elif not isinstance(item.b64_json, str):
+            raise UpstreamError("the provider returned an image link, not image data; ask for response_format 'url'")
+
+
+def _decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise UpstreamError("the provider returned image data that is not valid base64") from None
+
+
+@post(
+    "/v1/images/generations",
+    status_code=200,
+    summary="Create images from a prompt",
+    opt={"body": ImageGenerationRequest},
+)
+async def image_generations(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+    body = await request.body()
+    req = decode_body(body, ImageGenerationRequest)
+    model = _validate(req)
+    route = registry.resolve(model)
+    provider = route.provider
+    if not isinstance(provider, ImageProvider):
+        raise Unsupported(f"provider {route.provider_id!r} cannot generate images", param="model")
+    ctx = call_context(request, route, body, registry)
+    result = await with_deadline(provider.generate_image(req, ctx), ctx.timeout)
+    _deliver(result, req, _store_of(request), str(request.base_url).rstrip("/"))
+    return json_response(result)
+
+
+@get(f"{FILES_PATH}{{name:str}}", summary="Download a generated image (links from response_format 'url')")
+async def image_file(name: str, request: Request[Any, Any, Any]) -> Response[bytes]:
+    store = _store_of(request)
+    image = store.get(name)
+    if image is None:
+        raise InvalidRequest(
+            f"image {name!r} does not exist or has expired; links are valid for {store.ttl / 60:g} minutes",
+            status=404,
+            code="not_found",
+        )
+    headers = {
+        "cache-control": f"private, max-age={int(store.seconds_left(image))}",
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+    }
+    return Response(content=image.data, media_type=image.media_type, headers=headers)
