@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -139,7 +140,7 @@ class AnthropicProvider:
     ) -> AsyncIterator[ChatCompletionChunk]:
         """``n`` concurrent streams, interleaved as one with choice indexes 0…n-1; their usage
         summed on a trailing ``choices: []`` chunk (the core keeps the last usage it sees)."""
-        chunk_id = f"chatcmpl-anthropic-{created}-{id(params):x}"
+        chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
         queue: asyncio.Queue[tuple[int, ChatCompletionChunk | BaseException | None]] = asyncio.Queue()
 
         async def pump(i: int) -> None:

@@ -50,7 +50,7 @@ from typing import Any
 
 import anthropic
 import msgspec
-from msgspec import UNSET
+from msgspec import UnsetType
 
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, from_upstream_status
 from hexgate.schemas.chat import (
@@ -63,6 +63,7 @@ from hexgate.schemas.chat import (
     ContentPart,
     FilePart,
     FunctionCall,
+    FunctionDefinition,
     ImagePart,
     InputAudioPart,
     JSONSchemaFormat,
@@ -211,7 +212,7 @@ def _text_blocks(msg: ChatMessage, where: str) -> list[Block]:
     return blocks
 
 
-def _user_blocks(content: str | list[ContentPart] | Any | None, where: str) -> list[Block]:
+def _user_blocks(content: str | list[ContentPart] | UnsetType | None, where: str) -> list[Block]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     if not isinstance(content, list):
@@ -349,7 +350,7 @@ def _tool_result(msg: ChatMessage, where: str) -> Block:
     return block
 
 
-def _tool(fn: Any) -> Block:
+def _tool(fn: FunctionDefinition) -> Block:
     tool: Block = {"name": fn.name}
     if isinstance(fn.description, str) and fn.description:
         tool["description"] = fn.description
@@ -360,7 +361,7 @@ def _tool(fn: Any) -> Block:
     return tool
 
 
-def _tool_choice(choice: Any, parallel: Any) -> Block | None:
+def _tool_choice(choice: str | ToolChoiceObject | UnsetType, parallel: bool | UnsetType) -> Block | None:
     no_parallel = parallel is False
     if choice == "none":
         return {"type": "none"}
@@ -506,22 +507,28 @@ def to_choice(message: wire.Message, *, index: int = 0) -> Choice:
 def add_usage(a: Usage, b: Usage) -> Usage:
     """The sum of two usages (``n > 1`` fan-out: every call is billed)."""
 
-    def _detail(x: Any, y: Any, name: str) -> int | None:
-        vx = getattr(x, name, UNSET) if x not in (UNSET, None) else UNSET
-        vy = getattr(y, name, UNSET) if y not in (UNSET, None) else UNSET
-        if vx is UNSET and vy is UNSET:
-            return None
-        return (vx if isinstance(vx, int) else 0) + (vy if isinstance(vy, int) else 0)
+    def _cached(u: Usage) -> int | None:
+        d = u.prompt_tokens_details
+        return d.cached_tokens if isinstance(d, PromptTokensDetails) and isinstance(d.cached_tokens, int) else None
+
+    def _reasoning(u: Usage) -> int | None:
+        d = u.completion_tokens_details
+        if isinstance(d, CompletionTokensDetails) and isinstance(d.reasoning_tokens, int):
+            return d.reasoning_tokens
+        return None
+
+    def _sum(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
 
     out = Usage(
         prompt_tokens=a.prompt_tokens + b.prompt_tokens,
         completion_tokens=a.completion_tokens + b.completion_tokens,
         total_tokens=a.total_tokens + b.total_tokens,
     )
-    cached = _detail(a.prompt_tokens_details, b.prompt_tokens_details, "cached_tokens")
+    cached = _sum(_cached(a), _cached(b))
     if cached is not None:
         out.prompt_tokens_details = PromptTokensDetails(cached_tokens=cached)
-    reasoning = _detail(a.completion_tokens_details, b.completion_tokens_details, "reasoning_tokens")
+    reasoning = _sum(_reasoning(a), _reasoning(b))
     if reasoning is not None:
         out.completion_tokens_details = CompletionTokensDetails(reasoning_tokens=reasoning)
     return out

@@ -11,6 +11,7 @@ import pytest
 from hexgate_anthropic import wire
 from hexgate_anthropic.translate import (
     REASONING_FORMAT,
+    add_usage,
     combine,
     error_from_type,
     finish_reason,
@@ -264,3 +265,25 @@ def test_model_entry_unknown_family() -> None:
     caps = m.capabilities
     assert not isinstance(caps, msgspec.UnsetType)
     assert caps.vision is msgspec.UNSET and caps.chat is True
+
+
+def test_add_usage_sums_details() -> None:
+    a = to_usage(
+        msgspec.convert(
+            {
+                "input_tokens": 5,
+                "cache_read_input_tokens": 2,
+                "output_tokens": 9,
+                "output_tokens_details": {"thinking_tokens": 4},
+            },
+            wire.Usage,
+        )
+    )
+    b = to_usage(msgspec.convert({"input_tokens": 5, "output_tokens": 1}, wire.Usage))
+    assert msgspec.to_builtins(add_usage(a, b)) == {
+        "prompt_tokens": 12,
+        "completion_tokens": 10,
+        "total_tokens": 22,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "completion_tokens_details": {"reasoning_tokens": 4},
+    }
