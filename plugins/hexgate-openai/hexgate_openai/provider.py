@@ -1,0 +1,284 @@
+"""Any OpenAI-compatible upstream: OpenAI, the Hugging Face router, DeepSeek, MiniMax, Ollama ``/v1``,
+vLLM, llama.cpp servers. I/O only, through the ``httpx.AsyncClient`` the core hands in; the mapping
+lives in :mod:`hexgate_openai.translate`, the upstream's shapes in :mod:`hexgate_openai.wire`.
+
+Settings (``[providers.<id>]``, ``plugin = "openai"``):
+
+| key | type | default | meaning |
+|---|---|---|---|
+| ``base_url`` | str | required | the upstream's OpenAI base, e.g. ``https://api.openai.com/v1`` |
+| ``api_key`` | str | none | sent as ``Authorization: Bearer <key>``; empty means none |
+| ``headers`` | table of str | ``{}`` | extra headers (``X-HF-Bill-To``…); they override the defaults |
+| ``timeout`` | float, s | gateway's | longest wait for the upstream's next bytes (connect: the gateway's) |
+| ``models`` | list of str | none | a static model list, for upstreams without ``GET /models`` |
+| ``stream_usage`` | bool | true | ask for ``stream_options.include_usage`` when streaming |
+| ``embeddings_base64`` | bool | true | pass ``encoding_format`` on; false: ask floats, the core encodes |
+| ``think_tags`` | bool | false | move inline ``<think>…</think>`` to ``reasoning_content`` |
+
+Failures (ARCHITECTURE.md "Errors"): a non-2xx answer goes through
+:func:`hexgate.errors.from_upstream_status` with the upstream's message and ``retry-after``; an error
+sent with status 200 (JSON error body, ``data: {"error": ...}`` frame, MiniMax ``base_resp``) maps
+the same way; refused connections are :class:`UpstreamConnectError`, timeouts
+:class:`UpstreamTimeout`, a connection lost once a request went out :class:`UpstreamError`.
+``httpx_aiohttp`` reports a refused connect and a dropped connection alike as ``ConnectTimeout``;
+the cause decides, and once an answer started nothing is called "not sent".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from hexgate.errors import HexgateError, UpstreamConnectError, UpstreamError, UpstreamTimeout
+from hexgate.protocol import PROTOCOL_VERSION, CallContext
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from hexgate.schemas.models import Model
+from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
+from hexgate.sse import iter_sse
+from hexgate_openai.responses import native_respond
+from hexgate_openai.translate import (
+    StreamNormaliser,
+    chat_payload,
+    chunks_from_completion,
+    completion_from_wire,
+    embeddings_from_wire,
+    embeddings_payload,
+    models_from_ids,
+    models_from_wire,
+    retry_after_seconds,
+    status_error,
+)
+from hexgate_openai.wire import WireChunk, WireCompletion, WireEmbeddingResponse, WireModelList
+
+__all__ = ["OpenAIProvider", "OpenAISettings"]
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    t: msgspec.json.Decoder(t) for t in (WireChunk, WireCompletion, WireEmbeddingResponse, WireModelList)
+}
+
+
+class OpenAISettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One ``[providers.<id>]`` table for ``plugin = "openai"`` (the table in the module docstring)."""
+
+    base_url: str
+    api_key: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    timeout: float | None = None
+    models: list[str] | None = None
+    stream_usage: bool = True
+    embeddings_base64: bool = True
+    think_tags: bool = False
+
+
+class OpenAIProvider:
+    """A :class:`hexgate.protocol.Provider` for one OpenAI-compatible base URL.
+
+    Raises ``msgspec.ValidationError`` for a bad settings table and ``ValueError`` for a
+    ``base_url`` that is not http(s) or a timeout that is not positive.
+    """
+
+    protocol_version = PROTOCOL_VERSION
+
+    def __init__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> None:
+        self.settings = msgspec.convert(dict(settings), OpenAISettings)
+        base = self.settings.base_url.strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, not {self.settings.base_url!r}")
+        if self.settings.timeout is not None and self.settings.timeout <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        self.http = http
+        self.base_url = base
+        url = httpx.URL(base)
+        self._where = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+        self._secret = self.settings.api_key or None
+        headers = {"accept": "application/json"}
+        if self._secret:
+            headers["authorization"] = f"Bearer {self._secret}"
+        headers.update({k.lower(): v for k, v in self.settings.headers.items()})
+        self._headers = headers
+        t, base_timeout = self.settings.timeout, http.timeout
+        self._timeout: httpx.Timeout | Any = (
+            httpx.Timeout(connect=base_timeout.connect, read=t, write=t, pool=base_timeout.pool)
+            if t is not None
+            else httpx.USE_CLIENT_DEFAULT
+        )
+
+    # ------------------------------------------------------------ transport
+
+    def url(self, path: str) -> str:
+        """``base_url`` joined with ``path`` (``/chat/completions``)."""
+        return self.base_url + "/" + path.lstrip("/")
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self, method: str, path: str, *, payload: Any = None, stream: bool = False
+    ) -> AsyncIterator[httpx.Response]:
+        """Send one request and yield the (unread) 2xx response; always closes it on exit, so leaving
+        the block early (a client disconnect closing a stream) cancels the upstream request.
+
+        Raises the mapped hexgate error for a non-2xx status (the upstream's message,
+        ``retry-after`` passed on) and for transport failures before or during the answer.
+        For the Responses module as well as for chat, embeddings and models.
+        """
+        headers = dict(self._headers)
+        if stream:
+            headers["accept"] = "text/event-stream"
+        content = None
+        if payload is not None:
+            content = _encoder.encode(payload)
+            headers["content-type"] = "application/json"
+        request = self.http.build_request(
+            method, self.url(path), content=content, headers=headers, timeout=self._timeout
+        )
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._before_answer(exc) from None
+        try:
+            if not response.is_success:
+                body = await response.aread()
+                retry = retry_after_seconds(response.headers)
+                raise status_error(response.status_code, body, retry_after=retry, secret=self._secret)
+            yield response
+        except httpx.HTTPError as exc:
+            raise self._mid_answer(exc) from None
+        finally:
+            await response.aclose()
+
+    def decode(self, raw: bytes | str, type_: type[T], what: str) -> T:
+        """``raw`` as ``type_``; an unreadable answer is a 502 :class:`UpstreamError` naming ``what``."""
+        decoder = _decoders.get(type_) or msgspec.json.Decoder(type_)
+        try:
+            return decoder.decode(raw)  # type: ignore[no-any-return]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamError(f"the upstream sent an unreadable {what}: {exc}") from None
+
+    def _before_answer(self, exc: httpx.HTTPError) -> HexgateError:
+        reason = _reason(exc)
+        if isinstance(exc, httpx.ConnectError) or (isinstance(exc, httpx.ConnectTimeout) and _refused(exc)):
+            return UpstreamConnectError(f"could not connect to the upstream at {self._where}: {reason}")
+        if isinstance(exc, httpx.TimeoutException) and _timed_out(exc):
+            return UpstreamTimeout(f"the upstream at {self._where} did not answer in time ({reason})")
+        return UpstreamError(f"the connection to the upstream at {self._where} failed before an answer: {reason}")
+
+    def _mid_answer(self, exc: httpx.HTTPError) -> HexgateError:
+        if isinstance(exc, httpx.TimeoutException) and _timed_out(exc):
+            return UpstreamTimeout(f"the upstream at {self._where} stopped sending mid-answer ({_reason(exc)})")
+        return UpstreamError(f"the connection to the upstream at {self._where} broke mid-answer: {_reason(exc)}")
+
+    # ------------------------------------------------------------ operations
+
+    async def chat(self, request: ChatCompletionRequest, ctx: CallContext) -> ChatCompletion:
+        payload = chat_payload(request, body=ctx.body, model=ctx.model, stream=False, stream_usage=False)
+        async with self.open("POST", "/chat/completions", payload=payload) as response:
+            raw = await response.aread()
+        wire = self.decode(raw, WireCompletion, "chat completion")
+        return completion_from_wire(wire, model=ctx.model, think_tags=self.settings.think_tags, secret=self._secret)
+
+    async def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
+        payload = chat_payload(
+            request, body=ctx.body, model=ctx.model, stream=True, stream_usage=self.settings.stream_usage
+        )
+        normaliser = StreamNormaliser(model=ctx.model, think_tags=self.settings.think_tags, secret=self._secret)
+        async with self.open("POST", "/chat/completions", payload=payload, stream=True) as response:
+            body = response.aiter_bytes()
+            kind = response.headers.get("content-type", "")
+            head = b""
+            if "event-stream" not in kind:
+                # an error body sent with 200, or an upstream that ignored stream: true; without a
+                # content type the first bytes tell JSON from SSE
+                async for head in body:
+                    if head.strip():
+                        break
+                if "json" in kind or head.lstrip().startswith(b"{"):
+                    raw = head + b"".join([piece async for piece in body])
+                    wire = self.decode(raw, WireCompletion, "chat completion")
+                    completion = completion_from_wire(
+                        wire, model=ctx.model, think_tags=self.settings.think_tags, secret=self._secret
+                    )
+                    for chunk in chunks_from_completion(completion):
+                        yield chunk
+                    return
+            async for event in iter_sse(_prepend(head, body)):
+                data = event.data.strip()
+                if not data:
+                    continue
+                if data == "[DONE]":
+                    break
+                wire_chunk = self.decode(data, WireChunk, "stream chunk")
+                if event.event == "error" and wire_chunk.error is None:
+                    raise UpstreamError(f"the upstream sent an error event: {data[:300]}")
+                out = normaliser.feed(wire_chunk)
+                if out is not None:
+                    yield out
+            tail = normaliser.finish()
+            if tail is not None:
+                yield tail
+
+    async def embed(self, request: EmbeddingRequest, ctx: CallContext) -> EmbeddingResponse:
+        payload = embeddings_payload(
+            request, body=ctx.body, model=ctx.model, floats_only=not self.settings.embeddings_base64
+        )
+        async with self.open("POST", "/embeddings", payload=payload) as response:
+            raw = await response.aread()
+        wire = self.decode(raw, WireEmbeddingResponse, "embeddings answer")
+        return embeddings_from_wire(wire, model=ctx.model, secret=self._secret)
+
+    async def respond(
+        self, request: ResponseRequest, ctx: CallContext
+    ) -> Response | AsyncIterator[ResponseStreamEvent]:
+        return await native_respond(self, request, ctx)
+
+    async def list_models(self) -> list[Model]:
+        if self.settings.models is not None:
+            return models_from_ids(self.settings.models)
+        async with self.open("GET", "/models") as response:
+            raw = await response.aread()
+        return models_from_wire(self.decode(raw, WireModelList, "model list"), secret=self._secret)
+
+
+async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for piece in rest:
+        yield piece
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and cause not in chain and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def _refused(exc: httpx.HTTPError) -> bool:
+    """A ``ConnectTimeout`` whose cause is a failed connect (aiohttp's ``ClientConnectorError`` is an
+    OSError), not a timeout nor a connection the server dropped after accepting the request."""
+    return any(isinstance(c, OSError) and not isinstance(c, TimeoutError) for c in _causes(exc))
+
+
+def _timed_out(exc: httpx.HTTPError) -> bool:
+    """A real timeout: httpx's own read/write/pool timeouts, or a ``ConnectTimeout`` caused by one
+    (not aiohttp's mapping of a dropped connection to ``ConnectTimeout``)."""
+    if not isinstance(exc, httpx.ConnectTimeout):
+        return True
+    causes = _causes(exc)
+    return not causes or any(isinstance(c, TimeoutError) or "Timeout" in type(c).__name__ for c in causes)
+
+
+def _reason(exc: BaseException) -> str:
+    for candidate in (exc, *_causes(exc)):
+        text = str(candidate).strip()
+        if text:
+            return text[:300]
+    return type(exc).__name__
