@@ -208,7 +208,7 @@ def test_chat_errors_map_to_status(
     assert isinstance(body, dict) and body["code"] == code
     assert puter_wire.token not in json.dumps(body)
     if word == "ratelimit":
-        assert caught.value.response.headers["retry-after"] == "7"
+        assert caught.value.response.headers["retry-after"] == "30"
 
 
 @pytest.mark.parametrize(("word", "code"), [("broke", "insufficient_quota"), ("limited", "insufficient_quota")])
@@ -233,7 +233,7 @@ def test_stream_error_line_midway_ends_the_stream_with_an_error(client: openai.O
 def test_stream_http_failure_keeps_its_status(client: openai.OpenAI) -> None:
     with pytest.raises(openai.RateLimitError) as caught:
         _stream(client, "puter/gpt-5-nano", "ratelimit")
-    assert caught.value.response.headers["retry-after"] == "7"
+    assert caught.value.response.headers["retry-after"] == "30"
 
 
 def test_client_disconnect_closes_the_upstream_stream(puter_gateway: str, puter_stub: StubUpstream) -> None:
