@@ -1,0 +1,137 @@
+"""Gemini error answers (real SDK, mocked transport) → hexgate's error tree, per ARCHITECTURE.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from hexgate_gemini import GeminiProvider
+from hexgate_gemini.errors import retry_delay
+
+from hexgate.errors import (
+    HexgateError,
+    UpstreamAuthError,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamOverloaded,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from hexgate.protocol import CallContext
+from hexgate.schemas.chat import ChatCompletionRequest
+
+CTX = CallContext(request_id="r", model="gemini-2.5-flash", timeout=30)
+REQUEST = msgspec.convert({"model": "gemini/x", "messages": [{"role": "user", "content": "hi"}]}, ChatCompletionRequest)
+KEY = "AIzaSyD-0123456789abcdefghijklmnopqrstu"
+
+
+def body(code: int, status: str, message: str, details: list[Any] | None = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details is not None:
+        error["details"] = details
+    return json.dumps({"error": error}).encode()
+
+
+def provider(handler: Any) -> GeminiProvider:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return GeminiProvider({"api_key": KEY, "base_url": "http://gemini.test"}, http=http)
+
+
+STATUS_CASES = [
+    pytest.param(400, "INVALID_ARGUMENT", UpstreamRejected, 400, id="400"),
+    pytest.param(401, "UNAUTHENTICATED", UpstreamAuthError, 502, id="401"),
+    pytest.param(403, "PERMISSION_DENIED", UpstreamAuthError, 502, id="403"),
+    pytest.param(404, "NOT_FOUND", UpstreamRejected, 404, id="404"),
+    pytest.param(413, "INVALID_ARGUMENT", UpstreamRejected, 413, id="413"),
+    pytest.param(429, "RESOURCE_EXHAUSTED", UpstreamRateLimited, 429, id="429"),
+    pytest.param(500, "INTERNAL", UpstreamError, 502, id="500"),
+    pytest.param(503, "UNAVAILABLE", UpstreamOverloaded, 503, id="503"),
+    pytest.param(504, "DEADLINE_EXCEEDED", UpstreamTimeout, 504, id="504"),
+]
+
+
+@pytest.mark.parametrize(("status", "name", "kind", "ours"), STATUS_CASES)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_status_mapping(status: int, name: str, kind: type[HexgateError], ours: int, stream: bool) -> None:
+    message = f"something went wrong with key={KEY}"
+    p = provider(lambda _: httpx.Response(status, content=body(status, name, message)))
+    with pytest.raises(kind) as caught:
+        if stream:
+            async for _ in p.stream_chat(REQUEST, CTX):
+                pass
+        else:
+            await p.chat(REQUEST, CTX)
+    assert caught.value.status == ours
+    assert "something went wrong" in caught.value.message
+    assert KEY not in caught.value.message
+
+
+async def test_invalid_key_is_our_configuration_not_the_client() -> None:
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]
+    p = provider(lambda _: httpx.Response(400, content=body(400, "INVALID_ARGUMENT", "API key not valid.", details)))
+    with pytest.raises(UpstreamAuthError) as caught:
+        await p.chat(REQUEST, CTX)
+    assert caught.value.status == 502
+
+
+async def test_retry_after_header_wins_over_body() -> None:
+    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}]
+    answer = body(429, "RESOURCE_EXHAUSTED", "slow down", details)
+    p = provider(lambda _: httpx.Response(429, content=answer, headers={"retry-after": "7"}))
+    with pytest.raises(UpstreamRateLimited) as caught:
+        await p.chat(REQUEST, CTX)
+    assert caught.value.headers == {"retry-after": "7"}
+
+
+async def test_non_json_error_body() -> None:
+    p = provider(lambda _: httpx.Response(502, text="<html>Bad Gateway</html>"))
+    with pytest.raises(UpstreamError) as caught:
+        await p.chat(REQUEST, CTX)
+    assert caught.value.status == 502
+
+
+TRANSPORT_CASES = [
+    pytest.param(httpx.ConnectError("refused"), UpstreamConnectError, id="connect"),
+    pytest.param(httpx.ReadTimeout("slow"), UpstreamTimeout, id="timeout"),
+    pytest.param(httpx.RemoteProtocolError("cut"), UpstreamError, id="protocol"),
+]
+
+
+@pytest.mark.parametrize(("exc", "kind"), TRANSPORT_CASES)
+async def test_transport_failures(exc: Exception, kind: type[HexgateError]) -> None:
+    def fail(_: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(kind):
+        await provider(fail).chat(REQUEST, CTX)
+
+
+async def test_unreadable_answer() -> None:
+    p = provider(lambda _: httpx.Response(200, content=b"<html>not json</html>"))
+    with pytest.raises(UpstreamError, match="cannot read"):
+        await p.chat(REQUEST, CTX)
+
+
+RETRY_CASES = [
+    pytest.param(
+        {"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}]}}, 34.4
+    ),
+    pytest.param(
+        {"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2s"}]}}, 2.0
+    ),
+    pytest.param({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure"}]}}, None),
+    pytest.param(
+        {"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "soon"}]}}, None
+    ),
+    pytest.param({"error": {"message": "x"}}, None),
+    pytest.param("not json", None),
+]
+
+
+@pytest.mark.parametrize(("details", "expected"), RETRY_CASES)
+def test_retry_delay(details: Any, expected: float | None) -> None:
+    assert retry_delay(details) == expected
