@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import os
 import time
 import uuid
@@ -62,8 +63,10 @@ def _mapped(exc: Exception) -> HexgateError | None:
         return errors.from_api_error(exc)
     if isinstance(exc, httpx.HTTPError):
         return errors.from_transport_error(exc)
-    if isinstance(exc, (pydantic.ValidationError, genai_errors.UnknownApiResponseError, ValueError)):
+    if isinstance(exc, (pydantic.ValidationError, genai_errors.UnknownApiResponseError, json.JSONDecodeError)):
         return UpstreamError(f"gemini sent an answer hexgate cannot read: {type(exc).__name__}")
+    if isinstance(exc, ValueError):  # google-genai's own checks before or after the call
+        return UpstreamError(f"google-genai refused the call: {exc}")
     return None
 
 

@@ -13,6 +13,8 @@ Mappings (upstreams.md §2; captures in ``shared/fixtures/vercel-ai/google--*``)
   STOP); MAX_TOKENS → ``length``; SAFETY, RECITATION, LANGUAGE, OTHER, BLOCKLIST,
   PROHIBITED_CONTENT, SPII, IMAGE_*, MODEL_ARMOR, JAILBREAK → ``content_filter``; a
   ``prompt_feedback.block_reason`` with no candidates → one ``content_filter`` choice.
+- ``logprobsResult`` (``chosenCandidates`` + ``topCandidates``) → ``choices[].logprobs.content``
+  (token, logprob, UTF-8 bytes, top_logprobs), on the chunk that carries those tokens.
 - usage: prompt = ``promptTokenCount`` (+ ``toolUsePromptTokenCount``), completion =
   ``candidatesTokenCount + thoughtsTokenCount``, ``reasoning_tokens`` = thoughts,
   ``cached_tokens`` = ``cachedContentTokenCount``; in streams the last counted
@@ -47,7 +49,7 @@ from hexgate.schemas.chat import (
 )
 from hexgate_gemini import signatures
 
-__all__ = ["StreamTranslator", "add_usage", "finish_reason", "to_completion", "to_usage"]
+__all__ = ["StreamTranslator", "add_usage", "finish_reason", "to_completion", "to_logprobs", "to_usage"]
 
 _FILTERED = frozenset(
     {
@@ -123,6 +125,25 @@ def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
             + detail(b, "completion_tokens_details", "reasoning_tokens")
         ),
     )
+
+
+def _token(candidate: types.LogprobsResultCandidate) -> dict[str, Any]:
+    token = candidate.token or ""
+    return {"token": token, "logprob": candidate.log_probability or 0.0, "bytes": list(token.encode())}
+
+
+def to_logprobs(result: types.LogprobsResult | None) -> dict[str, Any] | None:
+    """Gemini ``logprobsResult`` → OpenAI ``choices[].logprobs`` (None when there is none)."""
+    if result is None or not result.chosen_candidates:
+        return None
+    tops = result.top_candidates or []
+    content = []
+    for i, chosen in enumerate(result.chosen_candidates):
+        entry = _token(chosen)
+        alternatives = (tops[i].candidates if i < len(tops) else None) or []
+        entry["top_logprobs"] = [_token(a) for a in alternatives]
+        content.append(entry)
+    return {"content": content, "refusal": None}
 
 
 # ---------------------------------------------------------------- one candidate's parts → deltas
@@ -321,7 +342,14 @@ def to_completion(
         deltas = state.parts(parts) + state.flush()
         state.finish = candidate.finish_reason
         index = candidate.index if candidate.index is not None else position
-        choices.append(Choice(index=index + index_offset, message=_message(deltas), finish_reason=state.reason()))
+        choices.append(
+            Choice(
+                index=index + index_offset,
+                message=_message(deltas),
+                finish_reason=state.reason(),
+                logprobs=to_logprobs(candidate.logprobs_result),
+            )
+        )
     if not choices:
         reason = "content_filter" if _blocked(response) else "stop"
         choices.append(Choice(index=index_offset, message=AssistantMessage(content=None), finish_reason=reason))
@@ -392,7 +420,13 @@ class StreamTranslator:
             if state is None:
                 state = self._candidates[index] = _Candidate(parallel_tool_calls=self._parallel)
             parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-            chunks.extend(self._chunk(index, delta) for delta in state.parts(parts))
+            emitted = [self._chunk(index, delta) for delta in state.parts(parts)]
+            logprobs = to_logprobs(candidate.logprobs_result)
+            if logprobs is not None:
+                if not emitted:
+                    emitted.append(self._chunk(index, Delta()))
+                emitted[0].choices[0].logprobs = logprobs
+            chunks.extend(emitted)
             if candidate.finish_reason is not None:
                 state.finish = candidate.finish_reason
         return chunks

@@ -14,7 +14,8 @@ Mappings follow upstreams.md §2 (python-genai ``types.py``; LiteLLM
 - ``tools`` → ``function_declarations`` with ``parameters_json_schema``; ``tool_choice``
   auto/none/required/named → ``AUTO``/``NONE``/``ANY``/``ANY`` + ``allowed_function_names``.
 - ``stop``, ``temperature``, ``top_p``, ``top_k``, ``seed``, penalties, ``max_completion_tokens``
-  (or ``max_tokens``), ``n`` (``candidate_count``); ``response_format`` json_object →
+  (or ``max_tokens``), ``n`` (``candidate_count``), ``logprobs`` / ``top_logprobs``
+  (``response_logprobs`` / ``logprobs``); ``response_format`` json_object →
   ``response_mime_type: application/json``, json_schema → ``+ response_json_schema``.
 - ``reasoning_effort`` → ``thinking_config``: ``thinking_budget`` (Gemini 2.x) or
   ``thinking_level`` (models in ``level_models``), with ``include_thoughts`` unless ``none``.
@@ -433,6 +434,8 @@ def to_gemini(
         presence_penalty=_opt(request.presence_penalty),
         frequency_penalty=_opt(request.frequency_penalty),
         seed=_opt(request.seed),
+        response_logprobs=True if request.logprobs is True else None,
+        logprobs=request.top_logprobs if request.logprobs is True and isinstance(request.top_logprobs, int) else None,
         response_mime_type=mime,
         response_json_schema=schema,
         tools=tools,  # type: ignore[arg-type]

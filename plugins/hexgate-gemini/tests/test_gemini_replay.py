@@ -230,3 +230,30 @@ def test_mid_stream_error_raises_in_the_client(client: openai.OpenAI, stub: Stub
             received += (chunk.choices[0].delta.content or "") if chunk.choices else ""
     assert received == "There are **3**"
     assert "overloaded" in caught.value.message
+
+
+def test_logprobs_reach_the_client_in_openai_shape(client: openai.OpenAI, stub: StubUpstream) -> None:
+    """A constructed answer in Gemini's documented ``logprobsResult`` shape (no capture has one)."""
+    chosen = [{"token": "Hi", "logProbability": -0.25}]
+    body = {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": "Hi"}]},
+                "finishReason": "STOP",
+                "index": 0,
+                "logprobsResult": {"chosenCandidates": chosen, "topCandidates": [{"candidates": chosen}]},
+            }
+        ]
+    }
+    stub.routes["POST *"] = Reply(body=json.dumps(body).encode())
+    completion = client.chat.completions.create(
+        model="gemini/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], logprobs=True, top_logprobs=1
+    )
+    ChatCompletion.model_validate(completion.to_dict())
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.content is not None
+    assert [(t.token, t.logprob, [a.token for a in t.top_logprobs]) for t in logprobs.content] == [
+        ("Hi", -0.25, ["Hi"])
+    ]
+    sent = stub.requests[0].json()["generationConfig"]
+    assert (sent["responseLogprobs"], sent["logprobs"]) == (True, 1)

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from google.genai import types
 from hexgate_gemini import signatures
-from hexgate_gemini.reply import StreamTranslator, add_usage, finish_reason, to_completion, to_usage
+from hexgate_gemini.reply import StreamTranslator, add_usage, finish_reason, to_completion, to_logprobs, to_usage
 
 from hexgate.schemas.chat import ChatCompletionChunk
 from hexgate.testing import check_stream
@@ -344,3 +344,49 @@ def test_stream_blocked_prompt() -> None:
     assert t.feed(types.GenerateContentResponse.model_validate({"promptFeedback": {"blockReason": "SAFETY"}})) == []
     [chunk] = t.close()
     assert chunk.choices[0].finish_reason == "content_filter"
+
+
+# ---------------------------------------------------------------- logprobs
+
+LOGPROBS = {
+    "chosenCandidates": [{"token": "Hi", "logProbability": -0.1}, {"token": "é", "logProbability": -1.5}],
+    "topCandidates": [
+        {"candidates": [{"token": "Hi", "logProbability": -0.1}, {"token": "Hello", "logProbability": -2.5}]},
+        {"candidates": [{"token": "é", "logProbability": -1.5}]},
+    ],
+}
+OPENAI_LOGPROBS = {
+    "content": [
+        {
+            "token": "Hi",
+            "logprob": -0.1,
+            "bytes": [72, 105],
+            "top_logprobs": [
+                {"token": "Hi", "logprob": -0.1, "bytes": [72, 105]},
+                {"token": "Hello", "logprob": -2.5, "bytes": [72, 101, 108, 108, 111]},
+            ],
+        },
+        {
+            "token": "é",
+            "logprob": -1.5,
+            "bytes": [195, 169],
+            "top_logprobs": [{"token": "é", "logprob": -1.5, "bytes": [195, 169]}],
+        },
+    ],
+    "refusal": None,
+}
+
+
+def test_logprobs_table() -> None:
+    assert to_logprobs(types.LogprobsResult.model_validate(LOGPROBS)) == OPENAI_LOGPROBS
+    assert to_logprobs(None) is None
+    assert to_logprobs(types.LogprobsResult()) is None
+
+
+def test_logprobs_on_completion_and_chunk() -> None:
+    body = candidate({"text": "Hié"}, finish="STOP")
+    body["logprobsResult"] = LOGPROBS
+    assert to_completion(response(body), model="m", created=1).choices[0].logprobs == OPENAI_LOGPROBS
+    [chunk] = StreamTranslator(model="m", created=1).feed(response(body))
+    assert chunk.choices[0].logprobs == OPENAI_LOGPROBS
+    assert chunk.choices[0].delta.content == "Hié"

@@ -390,6 +390,9 @@ SAMPLING_CASES = [
     pytest.param({"stop": ["a", "b"]}, {"stop_sequences": ["a", "b"]}, id="stop-list"),
     pytest.param({"n": 3}, {"candidate_count": 3}, id="n-candidates"),
     pytest.param({"n": 1}, {}, id="n-one"),
+    pytest.param({"logprobs": True}, {"response_logprobs": True}, id="logprobs"),
+    pytest.param({"logprobs": True, "top_logprobs": 3}, {"response_logprobs": True, "logprobs": 3}, id="top-logprobs"),
+    pytest.param({"logprobs": False, "top_logprobs": 3}, {}, id="logprobs-off"),
 ]
 
 
