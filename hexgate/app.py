@@ -7,6 +7,7 @@ with ``Provide``; nothing happens at import time. Every failure, Litestar's own 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import os
@@ -27,10 +28,13 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from hexgate import __version__
 from hexgate.errors import ErrorEnvelope, HexgateError, envelope
+from hexgate.guard import headers_too_large, run_guarded
 from hexgate.registry import Registry, build_registry
+from hexgate.resilience import Trace
 from hexgate.routes import ROUTE_HANDLERS
+from hexgate.routes._common import TRACE_KEY
 from hexgate.routes.images import FILES_PATH
-from hexgate.settings import Settings, load_settings
+from hexgate.settings import ServerSettings, Settings, load_settings
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -76,16 +80,61 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return _error_response(500, envelope("internal error in the gateway; see its log", type="server_error"))
 
 
-def _gateway_middleware(keys: list[str]) -> Any:
-    """Per request: an ``x-request-id`` (the client's, or a new one) on every answer, and the
-    bearer-key check when keys are configured (constant-time compare, 401 envelope)."""
-    encoded = [k.encode() for k in keys]
-    denied = _encoder.encode(
+def _key_checker(keys: list[str]) -> Any:
+    """A constant-time check of a bearer token against ``keys``: plain entries, or ``sha256:<hex>``
+    entries holding the SHA-256 of a key (``hexgate hash-key`` prints one) so that a config file
+    need not hold the key itself. Every entry is compared, whatever matches first."""
+    plain = [k.encode() for k in keys if not k.startswith("sha256:")]
+    hashed = [k.removeprefix("sha256:").strip().lower().encode() for k in keys if k.startswith("sha256:")]
+
+    def check(token: bytes | None) -> bool:
+        if token is None:
+            return False
+        ok = False
+        for k in plain:
+            ok |= hmac.compare_digest(token, k)
+        if hashed:
+            digest = hashlib.sha256(token).hexdigest().encode()
+            for k in hashed:
+                ok |= hmac.compare_digest(digest, k)
+        return ok
+
+    return check
+
+
+def _refusal(status: int, body: ErrorEnvelope, extra: list[tuple[bytes, bytes]] | None = None) -> list[Message]:
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), *(extra or [])],
+    }
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": _encoder.encode(body), "more_body": False}
+    return [start, end]
+
+
+def _gateway_middleware(server: ServerSettings) -> Any:
+    """Per request: an ``x-request-id`` (the client's, or a new one) on every answer, with
+    ``x-hexgate-provider`` and ``x-hexgate-attempts`` once a model was routed (the
+    :class:`~hexgate.resilience.Trace` in the scope state); the header-size limit (431); the
+    bearer-key check when keys are configured (constant-time compare, 401 envelope); the body
+    deadline and the disconnect watcher of :mod:`hexgate.guard`."""
+    check = _key_checker(server.api_keys) if server.api_keys else None
+    denied = _refusal(
+        401,
         envelope(
             "missing or wrong API key: send 'Authorization: Bearer <key>'",
             type="authentication_error",
             code="invalid_api_key",
-        )
+        ),
+        [(b"www-authenticate", b"Bearer")],
+    )
+    too_large = _refusal(
+        431,
+        envelope(
+            f"the request headers exceed {server.max_header_size} bytes (server.max_header_size)",
+            type="invalid_request_error",
+            code="request_header_fields_too_large",
+        ),
     )
 
     def factory(app: ASGIApp) -> ASGIApp:
@@ -107,26 +156,28 @@ def _gateway_middleware(keys: list[str]) -> Any:
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+                    headers = [*message.get("headers", []), (b"x-request-id", rid)]
+                    trace = state.get(TRACE_KEY)
+                    if isinstance(trace, Trace) and trace.attempts:
+                        headers.append((b"x-hexgate-provider", (trace.provider or "").encode("latin-1")))
+                        headers.append((b"x-hexgate-attempts", str(trace.attempts).encode("latin-1")))
+                    message["headers"] = headers
                 await send(message)
 
-            if encoded:
+            if headers_too_large(scope, server.max_header_size):
+                for message in too_large:
+                    await send_with_id(message)
+                return
+            if check is not None:
                 path = scope["path"]
                 open_path = path == "/" or path.startswith(_OPEN_PATHS) or scope.get("method") == "OPTIONS"
-                ok = token is not None and any(hmac.compare_digest(token, k) for k in encoded)
-                if not ok and not open_path:
-                    start: HTTPResponseStartEvent = {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                    }
-                    await send_with_id(start)
-                    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": denied, "more_body": False}
-                    await send_with_id(end)
+                if not open_path and not check(token):
+                    for message in denied:
+                        await send_with_id(message)
                     return
             elif token is not None:
                 state["client_token"] = token.decode("latin-1")
-            await app(scope, receive, send_with_id)
+            await run_guarded(app, scope, receive, send_with_id, client_timeout=server.client_timeout)
 
         return middleware
 
@@ -181,7 +232,7 @@ def create_app(settings: Settings) -> Litestar:
             allow_origins=settings.server.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["x-request-id", "retry-after"],
+            expose_headers=["x-request-id", "retry-after", "x-hexgate-provider", "x-hexgate-attempts"],
             max_age=600,
         )
     app = Litestar(
@@ -192,7 +243,7 @@ def create_app(settings: Settings) -> Litestar:
             HTTPException: _on_http_exception,
             Exception: _on_unexpected,
         },
-        middleware=[_gateway_middleware(settings.server.api_keys)],
+        middleware=[_gateway_middleware(settings.server)],
         cors_config=cors,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="hexgate", version=__version__, path="/schema"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
 import sys
@@ -51,6 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         log_level="info" if args.access_log else "warning",
         timeout_graceful_shutdown=30,
+        h11_max_incomplete_event_size=settings.server.max_header_size,
     )
     return 0
 
@@ -109,6 +111,15 @@ def _check(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _hash_key(args: argparse.Namespace) -> int:
+    key = args.key if args.key is not None else sys.stdin.readline().strip()
+    if not key:
+        print("hexgate: no key given", file=sys.stderr)
+        return 2
+    print(f"sha256:{hashlib.sha256(key.encode()).hexdigest()}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hexgate", description="OpenAI-compatible gateway to every model provider.")
     parser.add_argument("--version", action="version", version=f"hexgate {__version__}")
@@ -128,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--config", help="config.toml (default: $HEXGATE_CONFIG)")
         p.set_defaults(func=func)
     sub.add_parser("plugins", help="installed provider plugins").set_defaults(func=_plugins)
+    hash_key = sub.add_parser(
+        "hash-key", help="print the sha256:<hex> form of a gateway key, for server.api_keys (key read from stdin)"
+    )
+    hash_key.add_argument("key", nargs="?", help="the key (default: one line from standard input)")
+    hash_key.set_defaults(func=_hash_key)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

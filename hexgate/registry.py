@@ -2,14 +2,19 @@
 
 A model name is ``<provider id>/<upstream model id>`` (only the first ``/`` splits:
 ``hf/openai/gpt-oss-120b:fireworks-ai``) or an alias from ``[models.<alias>]``.
+:meth:`Registry.resolve` gives the one :class:`Route` a name points at first;
+:meth:`Registry.plan` gives every route in the order to try them for one request
+(ranks, weights, open circuits), which :mod:`hexgate.resilience` walks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import os
+import random
 import time
 from collections.abc import Mapping
 
@@ -21,9 +26,9 @@ from hexgate.errors import HexgateError, ModelNotFound
 from hexgate.plugins import PluginError, load_factory
 from hexgate.protocol import Provider
 from hexgate.schemas.models import Model
-from hexgate.settings import ConfigError, Settings, path_of
+from hexgate.settings import AliasTarget, ConfigError, Settings, Timeouts, path_of
 
-__all__ = ["Registry", "Route", "build_registry"]
+__all__ = ["CONNECT_TIMEOUT", "Breaker", "Plan", "Registry", "Route", "build_registry"]
 
 log = logging.getLogger("hexgate.registry")
 
@@ -31,12 +36,64 @@ _MODELS_TTL = 60.0
 _MODELS_TIMEOUT = 10.0
 
 
+CONNECT_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("hexgate_connect_timeout", default=None)
+"""Seconds to connect for the upstream requests made in this context (set per attempt by
+:mod:`hexgate.resilience`); applied to every provider's HTTP client by a request hook."""
+
+
 class Route(msgspec.Struct, frozen=True):
-    """Where a model name goes: the provider id, the provider, the upstream's model id."""
+    """Where a model name goes: the provider id, the provider, the upstream's model id; for the
+    resilient call path also the target's rank, weight and effective timeouts."""
 
     provider_id: str
     provider: Provider
     model: str
+    rank: int = 1
+    weight: float = 1.0
+    timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+
+    @property
+    def target(self) -> str:
+        """``<provider id>/<upstream model>``."""
+        return f"{self.provider_id}/{self.model}"
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one request may try, in order, and how hard: built by :meth:`Registry.plan`."""
+
+    name: str
+    """The model name the client sent."""
+    routes: list[Route]
+    retries: int
+    timeouts: Timeouts
+    """The request's own timeouts (``total`` is its deadline); each route carries its own as well."""
+
+
+class Breaker:
+    """A target's circuit: ``failure_threshold`` consecutive failures open it for ``cooldown`` seconds
+    (or the upstream's ``retry-after`` when longer); after that the next request tries it again and one
+    more failure reopens it at once, one success closes it."""
+
+    __slots__ = ("failures", "open_until")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.open_until = 0.0
+
+    def is_open(self, now: float) -> bool:
+        return now < self.open_until
+
+    def success(self) -> None:
+        self.failures = 0
+        self.open_until = 0.0
+
+    def failure(self, *, now: float, threshold: int, cooldown: float, retry_after: float | None) -> bool:
+        """Count a failure; True when this one opened (or reopened) the circuit."""
+        self.failures += 1
+        if self.failures >= threshold:
+            self.open_until = now + max(cooldown, retry_after or 0.0)
+            return True
+        return False
 
 
 class Registry:
@@ -51,26 +108,109 @@ class Registry:
         self.settings = settings
         self.providers = dict(providers)
         self._clients = clients
-        self._aliases = {name: entry.target for name, entry in settings.models.items()}
+        self._aliases: dict[str, list[AliasTarget]] = {
+            name: sorted(entry.entries(), key=lambda t: t.rank or 1) for name, entry in settings.models.items()
+        }
         self._models_cache: tuple[float, list[Model]] | None = None
         self._models_lock = asyncio.Lock()
+        self.breakers: dict[str, Breaker] = {}
+        """Circuit state per ``<provider id>/<upstream model>``, created on first failure."""
+        self.random = random.Random()
+        """Draws the weighted order of equal-rank targets; tests may seed it."""
 
     def resolve(self, model: str) -> Route:
-        """Find the provider for ``model``. Raises :class:`ModelNotFound` (404) with what is known."""
-        target = self._aliases.get(model, model)
+        """Find the provider for ``model`` (an alias: its first target by rank and list order).
+        Raises :class:`ModelNotFound` (404) with what is known."""
+        entries = self._aliases.get(model)
+        if entries is None:
+            return self._route(model, model, rank=1, weight=1.0, alias_timeouts=Timeouts())
+        return self._route(
+            model,
+            entries[0].target,
+            rank=1,
+            weight=entries[0].weight,
+            alias_timeouts=self.settings.models[model].timeouts,
+        )
+
+    def plan(self, model: str) -> Plan:
+        """Every route ``model`` may take for one request, in the order to try them: by rank; among
+        equal ranks a weighted random order (each next one drawn with probability proportional to its
+        weight); targets whose circuit is open go after every closed one (tried only when the others
+        failed). Raises :class:`ModelNotFound` (404)."""
+        routing = self.settings.routing
+        alias = self.settings.models.get(model)
+        if alias is None:
+            route = self._route(model, model, rank=1, weight=1.0, alias_timeouts=Timeouts())
+            return Plan(name=model, routes=[route], retries=routing.retries, timeouts=route.timeouts)
+        routes = [
+            self._route(model, t.target, rank=t.rank or 1, weight=t.weight, alias_timeouts=alias.timeouts)
+            for t in self._aliases[model]
+        ]
+        ordered: list[Route] = []
+        for rank in sorted({r.rank for r in routes}):
+            ordered.extend(self._weighted_order([r for r in routes if r.rank == rank]))
+        now = time.monotonic()
+        closed = [r for r in ordered if not self._is_open(r.target, now)]
+        if len(closed) != len(ordered):
+            ordered = closed + [r for r in ordered if self._is_open(r.target, now)]
+        retries = routing.retries if alias.retries is None else alias.retries
+        timeouts = alias.timeouts.over(routing.timeouts)
+        if timeouts.total is None:
+            timeouts = msgspec.structs.replace(timeouts, total=self.settings.server.request_timeout)
+        return Plan(name=model, routes=ordered, retries=retries, timeouts=timeouts)
+
+    def record(self, route: Route, *, failed: bool, retry_after: float | None = None) -> None:
+        """Tell the target's circuit how an attempt went (see :class:`Breaker`)."""
+        if not failed:
+            breaker = self.breakers.get(route.target)
+            if breaker is not None:
+                breaker.success()
+            return
+        breaker = self.breakers.setdefault(route.target, Breaker())
+        routing = self.settings.routing
+        opened = breaker.failure(
+            now=time.monotonic(),
+            threshold=routing.failure_threshold,
+            cooldown=routing.cooldown,
+            retry_after=retry_after,
+        )
+        if opened:
+            log.warning(
+                "circuit open for %s after %d consecutive failures; it goes last for %.0f s",
+                route.target,
+                breaker.failures,
+                breaker.open_until - time.monotonic(),
+            )
+
+    def _is_open(self, target: str, now: float) -> bool:
+        breaker = self.breakers.get(target)
+        return breaker is not None and breaker.is_open(now)
+
+    def _weighted_order(self, routes: list[Route]) -> list[Route]:
+        if len(routes) < 2:
+            return routes
+        # Efraimidis-Spirakis: sorting by u ** (1 / w) draws without replacement proportionally to w.
+        keys = [self.random.random() ** (1.0 / r.weight) for r in routes]
+        return [r for _, r in sorted(zip(keys, routes, strict=True), key=lambda kr: kr[0], reverse=True)]
+
+    def _route(self, name: str, target: str, *, rank: int, weight: float, alias_timeouts: Timeouts) -> Route:
         pid, sep, upstream = target.partition("/")
         provider = self.providers.get(pid) if sep else None
         if provider is None or not upstream:
             if sep and pid not in self.providers:
                 raise ModelNotFound(
-                    f"unknown provider prefix {pid!r} in model {model!r}; configured providers: "
-                    f"{sorted(self.providers)}"
+                    f"unknown provider prefix {pid!r} in model {name!r}; configured providers: {sorted(self.providers)}"
                 )
             raise ModelNotFound(
-                f"model {model!r} is not configured; use '<provider>/<model>' with a provider in "
+                f"model {name!r} is not configured; use '<provider>/<model>' with a provider in "
                 f"{sorted(self.providers)}, or an alias in {sorted(self._aliases) or '[]'}"
             )
-        return Route(pid, provider, upstream)
+        table = self.settings.providers.get(pid)
+        provider_timeouts = table.timeouts if table is not None else Timeouts()
+        timeouts = alias_timeouts.over(provider_timeouts.over(self.settings.routing.timeouts))
+        if timeouts.total is None:
+            timeouts = msgspec.structs.replace(timeouts, total=self.settings.server.request_timeout)
+        return Route(pid, provider, upstream, rank=rank, weight=weight, timeouts=timeouts)
 
     async def list_models(self, *, refresh: bool = False) -> list[Model]:
         """Every provider's models (prefixed ``<id>/``) plus aliases; cached for a minute.
@@ -93,12 +233,13 @@ class Registry:
                     continue
                 models.extend(msgspec.structs.replace(m, id=f"{pid}/{m.id}", provider=pid) for m in result)
             by_id = {m.id: m for m in models}
-            for alias, target in self._aliases.items():
-                base = by_id.get(target)
+            for alias, entries in self._aliases.items():
+                targets = [t.target for t in entries]
+                base = by_id.get(targets[0])
                 if base is not None:
-                    models.append(msgspec.structs.replace(base, id=alias, alias_of=[target]))
+                    models.append(msgspec.structs.replace(base, id=alias, alias_of=targets))
                 else:
-                    models.append(Model(id=alias, alias_of=[target], provider=target.partition("/")[0]))
+                    models.append(Model(id=alias, alias_of=targets, provider=targets[0].partition("/")[0]))
             self._models_cache = (now, models)
             return models
 
@@ -112,6 +253,16 @@ class Registry:
                 except Exception as exc:  # pragma: no cover - shutdown must go on
                     log.warning("provider %s: aclose failed: %s", pid, _describe(exc))
         await asyncio.gather(*(c.aclose() for c in self._clients), return_exceptions=True)
+
+
+async def _apply_connect_timeout(request: httpx.Request) -> None:
+    """httpx request hook: the attempt's connect timeout (:data:`CONNECT_TIMEOUT`), over whatever
+    the plugin or its SDK asked for."""
+    seconds = CONNECT_TIMEOUT.get()
+    if seconds is not None:
+        timeout = dict(request.extensions.get("timeout") or {})
+        timeout["connect"] = timeout["pool"] = seconds
+        request.extensions["timeout"] = timeout
 
 
 def _describe(exc: BaseException) -> str:
@@ -139,7 +290,9 @@ async def build_registry(settings: Settings, *, env: Mapping[str, str] | None = 
                 factory = load_factory(table.plugin, env)
             except PluginError as exc:
                 raise ConfigError(f"{where}.plugin: {exc}") from None
-            client = make_http_client(timeout=settings.server.request_timeout, env=env)
+            connect = table.timeouts.over(settings.routing.timeouts).connect or 10.0
+            client = make_http_client(timeout=settings.server.request_timeout, connect_timeout=connect, env=env)
+            client.event_hooks["request"].append(_apply_connect_timeout)
             clients.append(client)
             try:
                 provider = factory(table.settings, http=client)

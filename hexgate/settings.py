@@ -2,9 +2,36 @@
 
 Shape (see the commented ``config.toml`` at the repository root)::
 
-    [server]            host, port, api_keys, cors_origins, request_timeout, max_body_size
-    [providers.<id>]    plugin = "<entry point name>" (or "module:Factory") + the plugin's own settings
-    [models.<alias>]    target = "<provider id>/<upstream model>"
+    [server]            host, port, api_keys, cors_origins, request_timeout, max_body_size,
+                        max_messages, max_header_size, client_timeout
+    [routing]           defaults for every model name: retries, backoff, circuit breaker, timeouts
+    [providers.<id>]    plugin = "<entry point name>" (or "module:Factory") + the plugin's own settings;
+                        ``timeouts = {...}`` is the core's (taken out before the plugin sees the table)
+    [models.<alias>]    target = "<provider id>/<upstream model>", or targets = [...] (below)
+
+Aliases with fallbacks and load balancing::
+
+    [models.smart]
+    targets = [
+      { target = "oa1/gpt-4o", rank = 1, weight = 3 },   # rank 1: load-balanced 3:1 by weight
+      { target = "oa2/gpt-4o", rank = 1, weight = 1 },
+      "anthropic/claude-sonnet-4-5",                      # rank 3 (its place in the list)
+    ]
+    retries = 1                                           # overrides [routing].retries
+    timeouts = { first_byte = 20, total = 60 }
+
+The list is the fallback order: an entry's ``rank`` defaults to its 1-based position, so plain
+strings are tried one after the other; entries given the same ``rank`` share the load by
+``weight``. A target is left for the next one on a connection error, a timeout, a 429 or a 5xx
+that happened before anything reached the client (see :mod:`hexgate.resilience`).
+
+Timeouts (seconds; ``[routing.timeouts]`` < ``[providers.<id>].timeouts`` < ``[models.<alias>].timeouts``,
+the more specific wins; ``total`` defaults to ``server.request_timeout``)::
+
+    connect      opening the connection to the upstream (applied to the provider's HTTP client)
+    first_byte   until the answer starts: a stream's first chunk, a non-streamed call's whole answer
+    idle         the longest gap between two stream chunks
+    total        the whole request, retries, waits and the stream included
 
 A string value may hold ``${VAR}`` (an error when VAR is unset) or ``${VAR:-default}``.
 With no file at all, :func:`default_settings` serves the embedded ``local`` provider.
@@ -17,16 +44,19 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 __all__ = [
+    "AliasTarget",
     "ConfigError",
     "ModelAlias",
     "ProviderTable",
+    "RoutingSettings",
     "ServerSettings",
     "Settings",
+    "Timeouts",
     "default_settings",
     "load_settings",
     "path_of",
@@ -41,13 +71,57 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: list[str] = msgspec.field(default_factory=list)
-    """Bearer keys clients must send; empty means no gateway auth. ``HEXGATE_API_KEYS`` (comma-separated) adds more."""
+    """Bearer keys clients must send; empty means no gateway auth. ``HEXGATE_API_KEYS`` (comma-separated) adds more.
+    An entry ``sha256:<hex>`` holds the SHA-256 of a key instead of the key (``hexgate hash-key`` prints it)."""
     cors_origins: list[str] = msgspec.field(default_factory=list)
     """Origins allowed to call from a browser; ``["*"]`` for any."""
     request_timeout: float = 600.0
     """Seconds one upstream call may take in total."""
     max_body_size: int = 16 * 1024 * 1024
     """Largest request body accepted, in bytes (413 above)."""
+    max_messages: int = 2048
+    """Most ``messages`` one chat request may carry (400 above)."""
+    max_header_size: int = 32 * 1024
+    """Largest total size of a request's headers, in bytes (431 above)."""
+    client_timeout: float = 60.0
+    """Seconds a client may take to send its whole request body (408 past it)."""
+
+
+class Timeouts(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Seconds per phase of an upstream call; None leaves the phase to the less specific level."""
+
+    connect: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    first_byte: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    idle: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    total: Annotated[float, msgspec.Meta(gt=0)] | None = None
+
+    def over(self, base: Timeouts) -> Timeouts:
+        """These timeouts where set, ``base``'s elsewhere."""
+        return Timeouts(
+            connect=base.connect if self.connect is None else self.connect,
+            first_byte=base.first_byte if self.first_byte is None else self.first_byte,
+            idle=base.idle if self.idle is None else self.idle,
+            total=base.total if self.total is None else self.total,
+        )
+
+
+class RoutingSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[routing]``: retries, backoff and circuit breaking for every model name (aliases may override
+    ``retries`` and ``timeouts``)."""
+
+    retries: Annotated[int, msgspec.Meta(ge=0)] = 1
+    """Extra attempts on a target that failed retryably, after every other target of the plan was tried."""
+    backoff: Annotated[float, msgspec.Meta(ge=0)] = 0.5
+    """First wait before a retry, seconds; doubled each round, with up to as much again of random jitter."""
+    backoff_max: Annotated[float, msgspec.Meta(ge=0)] = 8.0
+    """Longest backoff wait, seconds (an upstream's ``retry-after`` may ask for more, up to ``max_retry_wait``)."""
+    max_retry_wait: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    """A ``retry-after`` longer than this is not waited for: that target is dropped from the plan."""
+    failure_threshold: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """Consecutive failures that open a target's circuit."""
+    cooldown: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """Seconds an open circuit keeps its target behind the others (longer when ``retry-after`` says so)."""
+    timeouts: Timeouts = msgspec.field(default_factory=lambda: Timeouts(connect=10.0))
 
 
 class ProviderTable(msgspec.Struct, kw_only=True):
@@ -55,17 +129,44 @@ class ProviderTable(msgspec.Struct, kw_only=True):
 
     plugin: str
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+
+
+class AliasTarget(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One entry of ``targets``: ``<provider id>/<upstream model>``, its ``rank`` (lower is tried first;
+    default: its position in the list) and its ``weight`` among the targets of equal rank."""
+
+    target: str
+    weight: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    rank: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class ModelAlias(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A ``[models.<alias>]`` table: a short name for ``<provider id>/<upstream model>``."""
+    """A ``[models.<alias>]`` table: a short name for one target (``target``) or for an ordered list
+    of them (``targets``: strings or :class:`AliasTarget` tables); exactly one of the two."""
 
-    target: str
+    target: str | None = None
+    targets: list[str | AliasTarget] | None = None
     description: str | None = None
+    retries: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+
+    def entries(self) -> list[AliasTarget]:
+        """Every target as an :class:`AliasTarget` with its rank filled in, in list order."""
+        if self.targets is None:
+            return [AliasTarget(target=self.target or "", rank=1)]
+        out = []
+        for i, entry in enumerate(self.targets, start=1):
+            if isinstance(entry, str):
+                out.append(AliasTarget(target=entry, rank=i))
+            else:
+                out.append(entry if entry.rank is not None else msgspec.structs.replace(entry, rank=i))
+        return out
 
 
 class Settings(msgspec.Struct, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    routing: RoutingSettings = msgspec.field(default_factory=RoutingSettings)
     providers: dict[str, ProviderTable] = msgspec.field(default_factory=dict)
     models: dict[str, ModelAlias] = msgspec.field(default_factory=dict)
     source: str = "<defaults>"
@@ -110,9 +211,10 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
         data = _interpolate(dict(raw), "", env)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    unknown = set(data) - {"server", "providers", "models"}
+    known = ("server", "routing", "providers", "models")
+    unknown = set(data) - set(known)
     if unknown:
-        raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown)}; known: server, providers, models")
+        raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown)}; known: {', '.join(known)}")
     providers: dict[str, ProviderTable] = {}
     for pid, table in (data.get("providers") or {}).items():
         if not isinstance(table, dict):
@@ -123,25 +225,50 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
         plugin = rest.pop("plugin", None)
         if not isinstance(plugin, str) or not plugin:
             raise ConfigError(f"{source}: providers.{pid}.plugin: required, the plugin's entry point name")
-        providers[pid] = ProviderTable(plugin=plugin, settings=rest)
+        try:
+            timeouts = msgspec.convert(rest.pop("timeouts", None) or {}, Timeouts)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{source}: {path_of(exc, f'providers.{pid}.timeouts')}") from None
+        providers[pid] = ProviderTable(plugin=plugin, settings=rest, timeouts=timeouts)
     try:
         server = msgspec.convert(data.get("server") or {}, ServerSettings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {path_of(exc, 'server')}") from None
     try:
-        models = msgspec.convert(data.get("models") or {}, dict[str, ModelAlias])
+        routing = msgspec.convert(data.get("routing") or {}, RoutingSettings)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {path_of(exc, 'models')}") from None
+        raise ConfigError(f"{source}: {path_of(exc, 'routing')}") from None
+    if routing.timeouts.connect is None:
+        routing.timeouts = msgspec.structs.replace(routing.timeouts, connect=10.0)
+    raw_models = data.get("models") or {}
+    if not isinstance(raw_models, dict):
+        raise ConfigError(f"{source}: models: expected a table of [models.<alias>] tables")
+    models: dict[str, ModelAlias] = {}
+    for alias, table in raw_models.items():
+        try:  # one alias at a time, so that an error names it (msgspec writes dict keys as [...])
+            models[alias] = msgspec.convert(table, ModelAlias)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{source}: {path_of(exc, f'models.{alias}')}") from None
     extra_keys = [k for k in os.environ.get("HEXGATE_API_KEYS", "").split(",") if k.strip()]
     server.api_keys = [k for k in [*server.api_keys, *extra_keys] if k]
     for alias, entry in models.items():
-        pid, sep, _ = entry.target.partition("/")
-        if not sep or pid not in providers:
+        _check_alias(alias, entry, providers, source)
+    return Settings(server=server, routing=routing, providers=providers, models=models, source=source)
+
+
+def _check_alias(alias: str, entry: ModelAlias, providers: Mapping[str, ProviderTable], source: str) -> None:
+    if (entry.target is None) == (entry.targets is None):
+        raise ConfigError(f"{source}: models.{alias}: give exactly one of 'target' (a string) or 'targets' (a list)")
+    if entry.targets is not None and not entry.targets:
+        raise ConfigError(f"{source}: models.{alias}.targets: the list is empty")
+    for i, item in enumerate(entry.entries()):
+        key = "target" if entry.targets is None else f"targets[{i}]"
+        pid, sep, model = item.target.partition("/")
+        if not sep or not model or pid not in providers:
             raise ConfigError(
-                f"{source}: models.{alias}.target: {entry.target!r} must be '<provider id>/<model>' "
+                f"{source}: models.{alias}.{key}: {item.target!r} must be '<provider id>/<model>' "
                 f"with a configured provider; known providers: {sorted(providers)}"
             )
-    return Settings(server=server, providers=providers, models=models, source=source)
 
 
 def load_settings(path: str | os.PathLike[str] | None, *, env: Mapping[str, str] | None = None) -> Settings:

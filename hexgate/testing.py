@@ -121,6 +121,9 @@ class Reply:
     hang: float = 0.0
     reset: bool = False
     """Close the socket abruptly after the chunks (a connection reset mid-stream)."""
+    stall: float = 0.0
+    """Seconds of silence before the status line (an upstream that accepts and does not answer);
+    ends early when the client closes the connection, which counts as a disconnect."""
 
 
 Handler = Callable[[RecordedRequest], Reply]
@@ -199,6 +202,8 @@ class StubUpstream:
                         stub.disconnects += 1
 
             def _send(self, reply: Reply) -> None:
+                if reply.stall:
+                    _wait_for_close(self.connection, reply.stall)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

@@ -12,8 +12,13 @@ from litestar import Request, Response
 from hexgate.errors import InvalidRequest, UpstreamTimeout
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
+from hexgate.resilience import Trace
 
-__all__ = ["call_context", "decode_body", "json_response", "with_deadline"]
+__all__ = ["TRACE_KEY", "call_context", "decode_body", "json_response", "trace_of", "with_deadline"]
+
+TRACE_KEY = "hexgate_trace"
+"""Where a request's :class:`~hexgate.resilience.Trace` lives in ``scope["state"]``; the gateway
+middleware turns it into ``x-hexgate-provider`` / ``x-hexgate-attempts`` headers."""
 
 T = TypeVar("T")
 
@@ -59,6 +64,15 @@ def call_context(request: Request[Any, Any, Any], route: Route, body: bytes, reg
         body=body,
         client_token=state.get("client_token"),
     )
+
+
+def trace_of(request: Request[Any, Any, Any]) -> Trace:
+    """The request's :class:`Trace`, created on first use and kept in the ASGI scope's state."""
+    state = request.scope.setdefault("state", {})
+    trace = state.get(TRACE_KEY)
+    if not isinstance(trace, Trace):
+        trace = state[TRACE_KEY] = Trace()
+    return trace
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:

@@ -6,23 +6,29 @@ Streams follow ARCHITECTURE.md "Streaming rules": the first chunk carries
 it, counted locally when the upstream sent none; an upstream error before the
 first chunk is an ordinary error answer with its status, after it one
 ``data: {"error": ...}`` frame ends the stream; ``data: [DONE]`` ends a good one.
-A client that disconnects cancels the generator, which closes the upstream call.
+Until that first chunk, :mod:`hexgate.resilience` may fall back to other targets and
+retry; the ``idle`` and ``total`` timeouts end a started stream with a 504 error frame.
+A client that disconnects cancels the generator, which closes the upstream call, and
+the usage streamed so far is logged (``hexgate.usage``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 from litestar.response import Stream
 from msgspec import UNSET
 
+from hexgate import resilience
 from hexgate.errors import HexgateError, InvalidRequest, envelope
 from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, with_deadline
+from hexgate.routes._common import call_context, decode_body, json_response, trace_of
 from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage
 from hexgate.sse import DONE, data_frame
 
@@ -31,6 +37,8 @@ __all__ = ["chat_completions", "estimate_prompt_tokens"]
 log = logging.getLogger("hexgate.chat")
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_MAX_N = 128
+"""OpenAI's own bound on ``n``; a larger one would let one request make a provider build unbounded answers."""
 
 
 @post(
@@ -39,25 +47,28 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
     summary="Create a chat completion (JSON or SSE)",
     opt={"body": ChatCompletionRequest},
 )
-async def chat_completions(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+async def chat_completions(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
     body = await request.body()
     chat = decode_body(body, ChatCompletionRequest)
     if not chat.messages:
         raise InvalidRequest("'messages' must contain at least one message", param="messages")
-    if isinstance(chat.n, int) and chat.n < 1:
-        raise InvalidRequest("'n' must be at least 1", param="n")
+    if isinstance(chat.n, int) and not 1 <= chat.n <= _MAX_N:
+        raise InvalidRequest(f"'n' must be between 1 and {_MAX_N}", param="n")
+    limit = registry.settings.server.max_messages
+    if len(chat.messages) > limit:
+        raise InvalidRequest(
+            f"'messages' has {len(chat.messages)} messages; this gateway accepts at most {limit} (server.max_messages)",
+            param="messages",
+        )
     route = registry.resolve(chat.model)
     ctx = call_context(request, route, body, registry)
+    trace = trace_of(request)
     if not chat.stream:
-        completion = await with_deadline(route.provider.chat(chat, ctx), ctx.timeout)
+        completion = await resilience.chat(registry, chat, ctx, trace=trace)
         return json_response(completion)
-    upstream = route.provider.stream_chat(chat, ctx)
-    try:
-        first = await with_deadline(anext(upstream, None), ctx.timeout)
-    except BaseException:
-        await _close(upstream)
-        raise
-    return Stream(_relay(first, upstream, chat), media_type="text/event-stream", headers=_SSE_HEADERS)
+    opened = await resilience.open_stream(registry, chat, ctx, trace=trace)
+    relay = _relay(opened.first, opened.chunks, chat, request_id=ctx.request_id, trace=trace)
+    return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:
@@ -70,12 +81,16 @@ async def _relay(
     first: ChatCompletionChunk | None,
     upstream: AsyncIterator[ChatCompletionChunk],
     chat: ChatCompletionRequest,
+    *,
+    request_id: str = "",
+    trace: resilience.Trace | None = None,
 ) -> AsyncIterator[bytes]:
     want_usage = chat.wants_usage()
     usage: Usage | None = None
     pieces = 0
     meta: ChatCompletionChunk | None = None
     role_sent = False
+    ended = False
     try:
         chunk = first
         while chunk is not None:
@@ -111,13 +126,24 @@ async def _relay(
                     system_fingerprint=meta.system_fingerprint if meta else UNSET,
                 )
             )
+        ended = True
         yield DONE
     except HexgateError as exc:
+        ended = True
         log.info("stream ended by upstream error: %s", exc.message)
         yield data_frame(exc.body())
     except Exception:
+        ended = True
         log.exception("stream failed")
         yield data_frame(envelope("the stream failed inside the gateway", type="server_error"))
+    except (GeneratorExit, asyncio.CancelledError):
+        if not ended:
+            completion = usage.completion_tokens if usage is not None else pieces
+            prompt = usage.prompt_tokens if usage is not None else estimate_prompt_tokens(chat)
+            resilience.log_cancelled(
+                request_id, trace, prompt_tokens=prompt, completion_tokens=completion, streamed=True
+            )
+        raise
     finally:
         await _close(upstream)
 

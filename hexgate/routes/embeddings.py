@@ -1,5 +1,7 @@
 """``POST /v1/embeddings``, with ``encoding_format`` honoured whatever the upstream returned.
 
+The call goes through :func:`hexgate.resilience.embed` (fallbacks, retries, timeouts).
+
 ``base64`` is the float32 little-endian array in base64, as OpenAI sends it and the
 official SDK (which asks for it by default) decodes it; a float-only upstream gets
 its floats encoded here, and a base64 answer is decoded for ``float`` clients.
@@ -13,15 +15,21 @@ from array import array
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 
+from hexgate import resilience
 from hexgate.errors import InvalidRequest
 from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, with_deadline
+from hexgate.routes._common import call_context, decode_body, json_response, trace_of
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 
 __all__ = ["embeddings", "from_base64", "to_base64"]
 
 _BIG_ENDIAN = sys.byteorder == "big"
+_MAX_INPUTS = 2048
+"""OpenAI's bound on the items of one embeddings request."""
+_MAX_DIMENSIONS = 65536
+"""Far above any embedding model's width; bounds what one request can make a provider allocate."""
 
 
 def to_base64(values: list[float]) -> str:
@@ -50,17 +58,19 @@ def _reencode(response: EmbeddingResponse, want_base64: bool) -> None:
 
 
 @post("/v1/embeddings", status_code=200, summary="Create embeddings", opt={"body": EmbeddingRequest})
-async def embeddings(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+async def embeddings(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
     body = await request.body()
     req = decode_body(body, EmbeddingRequest)
     try:
-        req.inputs()
+        batch = req.inputs()
     except ValueError as exc:
         raise InvalidRequest(str(exc), param="input") from None
-    if isinstance(req.dimensions, int) and req.dimensions < 1:
-        raise InvalidRequest("'dimensions' must be at least 1", param="dimensions")
+    if len(batch) > _MAX_INPUTS:
+        raise InvalidRequest(f"'input' holds {len(batch)} items; at most {_MAX_INPUTS} are accepted", param="input")
+    if isinstance(req.dimensions, int) and not 1 <= req.dimensions <= _MAX_DIMENSIONS:
+        raise InvalidRequest(f"'dimensions' must be between 1 and {_MAX_DIMENSIONS}", param="dimensions")
     route = registry.resolve(req.model)
     ctx = call_context(request, route, body, registry)
-    result = await with_deadline(route.provider.embed(req, ctx), ctx.timeout)
+    result = await resilience.embed(registry, req, ctx, trace=trace_of(request))
     _reencode(result, req.encoding_format == "base64")
     return json_response(result)

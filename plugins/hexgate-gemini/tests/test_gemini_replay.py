@@ -257,3 +257,16 @@ def test_logprobs_reach_the_client_in_openai_shape(client: openai.OpenAI, stub: 
     ]
     sent = stub.requests[0].json()["generationConfig"]
     assert (sent["responseLogprobs"], sent["logprobs"]) == (True, 1)
+
+
+def test_client_disconnect_cancels_the_upstream_stream(
+    client: openai.OpenAI, stub: StubUpstream, captures: Captures
+) -> None:
+    stub.routes["POST *"] = Reply(body=captures.frames("google-text")[:1], hang=20, headers=SSE)
+    stream = client.chat.completions.create(
+        model="gemini/gemini-2.5-flash", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    first = next(iter(stream))
+    assert first.choices[0].delta.content == "There are **3**"
+    stream.close()
+    assert stub.wait_for(lambda: stub.disconnects == 1, timeout=10)

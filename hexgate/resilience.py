@@ -1,0 +1,432 @@
+"""The resilient call path: fallbacks, retries with backoff, circuit breaking, timeouts.
+
+One request walks its :class:`~hexgate.registry.Plan` (``registry.plan(model)``) in rounds::
+
+    round 1   every target once, in plan order; a retryable failure moves on at once (fallback)
+    round 2…  the targets that failed retryably, again, after an exponential backoff with jitter
+              (tenacity's ``wait_exponential_jitter``: ``backoff`` doubled per round, capped at
+              ``backoff_max``) or the upstream's ``retry-after`` when longer; ``retries`` rounds at most
+
+Retryable (fallback and retry): :class:`UpstreamConnectError`, :class:`UpstreamTimeout`,
+:class:`UpstreamRateLimited` (429), :class:`UpstreamOverloaded` (503) and any other
+:class:`UpstreamError` (5xx, unreadable answer). :class:`UpstreamAuthError` falls back but is not
+retried on the same target; neither is a target whose ``retry-after`` exceeds ``max_retry_wait``.
+:class:`UpstreamRejected` and every :class:`InvalidRequest` end the request at once: the client has
+to fix something. Nothing is retried once part of a stream reached the client: streams switch
+target only until their first chunk. Everything stops at the plan's ``total`` deadline; when every
+attempt failed the last error is raised (its status, envelope and ``retry-after``).
+
+Timeouts (:class:`~hexgate.settings.Timeouts`): ``connect`` per attempt on the provider's HTTP
+client, ``first_byte`` per attempt (a stream's first chunk, a non-streamed call's answer),
+``idle`` between stream chunks, ``total`` for the request. Each raises :class:`UpstreamTimeout`
+(504; an error frame once a stream has started).
+
+Public entry points, for routes and for the Responses bridge::
+
+    await chat(registry, request, ctx, trace=trace)          -> ChatCompletion
+    await embed(registry, request, ctx, trace=trace)         -> EmbeddingResponse
+    opened = await open_stream(registry, request, ctx, trace=trace)
+        opened.first (first chunk or None), opened.chunks (the rest, guarded), await opened.aclose()
+
+``ctx`` is a template: each attempt gets a copy with the target's model id and the time left.
+A :class:`Trace` records which target answered and after how many attempts (the middleware sends
+it as ``x-hexgate-provider`` / ``x-hexgate-attempts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
+
+import msgspec
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from hexgate.errors import (
+    HexgateError,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamOverloaded,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from hexgate.protocol import CallContext
+from hexgate.registry import CONNECT_TIMEOUT, Plan, Registry, Route
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+
+__all__ = [
+    "OpenedStream",
+    "Trace",
+    "chat",
+    "embed",
+    "is_retryable",
+    "log_cancelled",
+    "open_stream",
+    "retry_after_from",
+]
+
+log = logging.getLogger("hexgate.resilience")
+usage_log = logging.getLogger("hexgate.usage")
+
+T = TypeVar("T")
+
+
+class Trace:
+    """What happened to one request: the target tried last (the one that answered, on success) and
+    how many upstream attempts were made."""
+
+    __slots__ = ("attempts", "provider", "target")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.provider: str | None = None
+        self.target: str | None = None
+
+    def note(self, route: Route) -> None:
+        self.attempts += 1
+        self.provider = route.provider_id
+        self.target = route.target
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for failures another attempt may not have: connection errors, timeouts, 429, 5xx."""
+    return isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamRejected)
+
+
+def retry_after_from(headers: Mapping[str, str]) -> float | None:
+    """Seconds an upstream asks to wait, from ``retry-after-ms`` (OpenAI, Azure) or ``retry-after``
+    (seconds or an HTTP date, RFC 9110 §10.2.3); None when absent or unreadable. For plugins that
+    build :class:`UpstreamRateLimited` / :class:`UpstreamOverloaded` from a response."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw_ms = lowered.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            value = float(raw_ms) / 1000.0
+            if math.isfinite(value) and value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+        return value if math.isfinite(value) and value >= 0 else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    if isinstance(exc, UpstreamRateLimited | UpstreamOverloaded):
+        return exc.retry_after
+    return None
+
+
+class _Rounds:
+    """Which target each attempt goes to: the plan's order, then again the targets that may be retried."""
+
+    def __init__(self, plan: Plan, *, max_retry_wait: float) -> None:
+        self.queue = list(plan.routes)
+        self.later: list[Route] = []
+        self.tries: dict[str, int] = {}
+        self.retry_after: dict[str, float] = {}
+        self.retries = plan.retries
+        self.max_retry_wait = max_retry_wait
+        self.last: Route | None = None
+
+    def peek(self) -> Route | None:
+        if self.queue:
+            return self.queue[0]
+        return self.later[0] if self.later else None
+
+    def take(self) -> Route:
+        if not self.queue:
+            self.queue, self.later = self.later, []
+        route = self.queue.pop(0)
+        self.tries[route.target] = self.tries.get(route.target, 0) + 1
+        self.last = route
+        return route
+
+    def failed(self, route: Route, exc: BaseException) -> None:
+        if not is_retryable(exc) or isinstance(exc, UpstreamAuthError):
+            return
+        wait = _retry_after(exc)
+        if wait is not None and wait > self.max_retry_wait:
+            return
+        if self.tries[route.target] <= self.retries:
+            self.later.append(route)
+            if wait is not None:
+                self.retry_after[route.target] = wait
+            else:
+                self.retry_after.pop(route.target, None)
+
+    def wait_before(self, route: Route | None, backoff: wait_exponential_jitter) -> float:
+        """No wait before a target this request has not tried yet; else backoff or retry-after."""
+        if route is None:
+            return 0.0
+        tries = self.tries.get(route.target, 0)
+        if tries == 0:
+            return 0.0
+        state = cast(RetryCallState, _AttemptNumber(tries))
+        return max(float(backoff(state)), self.retry_after.get(route.target, 0.0))
+
+
+class _AttemptNumber:
+    """The one field tenacity's wait strategies read, numbered per target rather than per request."""
+
+    __slots__ = ("attempt_number",)
+
+    def __init__(self, n: int) -> None:
+        self.attempt_number = n
+
+
+async def _walk(
+    registry: Registry,
+    plan: Plan,
+    trace: Trace,
+    attempt: Callable[[Route, float], Awaitable[T]],
+) -> T:
+    """Run ``attempt(route, seconds_left)`` over the plan until one succeeds (see the module doc)."""
+    routing = registry.settings.routing
+    loop = asyncio.get_running_loop()
+    total = plan.timeouts.total or registry.settings.server.request_timeout
+    deadline = loop.time() + total
+    rounds = _Rounds(plan, max_retry_wait=routing.max_retry_wait)
+    backoff = wait_exponential_jitter(initial=routing.backoff, max=routing.backoff_max, jitter=routing.backoff)
+
+    def wait(state: RetryCallState) -> float:
+        return rounds.wait_before(rounds.peek(), backoff)
+
+    def stop(state: RetryCallState) -> bool:
+        return rounds.peek() is None or loop.time() + state.upcoming_sleep >= deadline
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        nxt = rounds.peek()
+        log.info(
+            "%s: attempt %d on %s failed (%s); next: %s%s",
+            plan.name,
+            state.attempt_number,
+            rounds.last.target if rounds.last else "?",
+            exc.message if isinstance(exc, HexgateError) else type(exc).__name__,
+            nxt.target if nxt else "none",
+            f" in {state.upcoming_sleep:.2f} s" if state.upcoming_sleep else "",
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop,
+        wait=wait,
+        retry=retry_if_exception(is_retryable),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    async for try_ in retrying:
+        with try_:
+            route = rounds.take()
+            trace.note(route)
+            left = deadline - loop.time()
+            try:
+                if left <= 0:
+                    raise UpstreamTimeout(f"no answer for {plan.name!r} within {total:g} s")
+                result = await attempt(route, left)
+            except HexgateError as exc:
+                rounds.failed(route, exc)
+                if is_retryable(exc):
+                    registry.record(route, failed=True, retry_after=_retry_after(exc))
+                raise
+            registry.record(route, failed=False)
+            return result
+    raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
+
+
+async def _timed(awaitable: Awaitable[T], seconds: float, what: str) -> T:
+    """``awaitable`` within ``seconds``; past it a :class:`UpstreamTimeout` naming ``what``."""
+    cm = asyncio.timeout(seconds)
+    try:
+        async with cm:
+            return await awaitable
+    except TimeoutError:
+        if cm.expired():
+            raise UpstreamTimeout(f"{what} within {seconds:g} s") from None
+        raise
+
+
+def _limit(route: Route, left: float) -> float:
+    first_byte = route.timeouts.first_byte
+    return left if first_byte is None else min(left, first_byte)
+
+
+async def _call(
+    registry: Registry,
+    model: str,
+    ctx: CallContext,
+    trace: Trace | None,
+    op: Callable[[Route, CallContext], Awaitable[T]],
+    *,
+    prompt_estimate: Callable[[], int],
+) -> T:
+    plan = registry.plan(model)
+    trace = trace if trace is not None else Trace()
+
+    async def attempt(route: Route, left: float) -> T:
+        limit = _limit(route, left)
+        token = CONNECT_TIMEOUT.set(route.timeouts.connect)
+        try:
+            call_ctx = msgspec.structs.replace(ctx, model=route.model, timeout=limit)
+            return await _timed(op(route, call_ctx), limit, f"{route.provider_id} did not answer")
+        finally:
+            CONNECT_TIMEOUT.reset(token)
+
+    try:
+        return await _walk(registry, plan, trace, attempt)
+    except asyncio.CancelledError:
+        log_cancelled(ctx.request_id, trace, prompt_tokens=prompt_estimate(), completion_tokens=0, streamed=False)
+        raise
+
+
+async def chat(
+    registry: Registry, request: ChatCompletionRequest, ctx: CallContext, *, trace: Trace | None = None
+) -> ChatCompletion:
+    """A non-streamed chat completion for ``request.model`` through its plan. Raises the error tree;
+    a client disconnect (cancellation) is logged with the usage known so far and propagates."""
+    from hexgate.routes.chat import estimate_prompt_tokens
+
+    async def op(route: Route, call_ctx: CallContext) -> ChatCompletion:
+        return await route.provider.chat(request, call_ctx)
+
+    return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: estimate_prompt_tokens(request))
+
+
+async def embed(
+    registry: Registry, request: EmbeddingRequest, ctx: CallContext, *, trace: Trace | None = None
+) -> EmbeddingResponse:
+    """Embeddings for ``request.model`` through its plan; same rules as :func:`chat`."""
+
+    async def op(route: Route, call_ctx: CallContext) -> EmbeddingResponse:
+        return await route.provider.embed(request, call_ctx)
+
+    return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: 0)
+
+
+class OpenedStream:
+    """A chat stream that has produced its first chunk (or ended without any): ``first``, then
+    ``chunks`` for the rest, guarded by the ``idle`` and ``total`` timeouts; a mid-stream upstream
+    failure counts against the target's circuit. ``aclose()`` releases the upstream call."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        route: Route,
+        first: ChatCompletionChunk | None,
+        upstream: AsyncIterator[ChatCompletionChunk],
+        deadline: float,
+    ) -> None:
+        self.route = route
+        self.first = first
+        self._registry = registry
+        self._upstream = upstream
+        self._deadline = deadline
+        self.chunks: AsyncIterator[ChatCompletionChunk] = self._guarded()
+
+    async def _guarded(self) -> AsyncIterator[ChatCompletionChunk]:
+        loop = asyncio.get_running_loop()
+        idle = self.route.timeouts.idle
+        try:
+            while True:
+                left = self._deadline - loop.time()
+                limit = left if idle is None else min(idle, left)
+                what = "the stream went silent" if limit != left else "the stream did not finish"
+                try:
+                    chunk = await _timed(anext(self._upstream), max(limit, 0.0), what)
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        except UpstreamError as exc:
+            if is_retryable(exc):
+                self._registry.record(self.route, failed=True, retry_after=_retry_after(exc))
+            raise
+        finally:
+            await _close(self._upstream)
+
+    async def aclose(self) -> None:
+        await _close(self.chunks)
+        await _close(self._upstream)
+
+
+async def open_stream(
+    registry: Registry, request: ChatCompletionRequest, ctx: CallContext, *, trace: Trace | None = None
+) -> OpenedStream:
+    """Start ``provider.stream_chat`` on the plan's targets until one yields its first chunk within
+    ``first_byte``; earlier failures fall back and retry as :func:`chat` does. Raises the error tree
+    when every attempt failed (nothing has reached the client then)."""
+    from hexgate.routes.chat import estimate_prompt_tokens
+
+    plan = registry.plan(request.model)
+    trace = trace if trace is not None else Trace()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (plan.timeouts.total or registry.settings.server.request_timeout)
+
+    async def attempt(route: Route, left: float) -> OpenedStream:
+        limit = _limit(route, left)
+        token = CONNECT_TIMEOUT.set(route.timeouts.connect)
+        call_ctx = msgspec.structs.replace(ctx, model=route.model, timeout=left)
+        upstream = route.provider.stream_chat(request, call_ctx)
+        try:
+            first = await _timed(anext(upstream, None), limit, f"{route.provider_id} did not start streaming")
+        except BaseException:
+            await _close(upstream)
+            raise
+        finally:
+            CONNECT_TIMEOUT.reset(token)
+        return OpenedStream(registry=registry, route=route, first=first, upstream=upstream, deadline=deadline)
+
+    try:
+        return await _walk(registry, plan, trace, attempt)
+    except asyncio.CancelledError:
+        log_cancelled(
+            ctx.request_id, trace, prompt_tokens=estimate_prompt_tokens(request), completion_tokens=0, streamed=True
+        )
+        raise
+
+
+def log_cancelled(
+    request_id: str, trace: Trace | None, *, prompt_tokens: int, completion_tokens: int, streamed: bool
+) -> None:
+    """Record the usage of a request its client abandoned (one ``hexgate.usage`` log record with the
+    figures in ``extra["usage"]``; prompt tokens are the local estimate when the upstream sent none)."""
+    target = trace.target if trace is not None else None
+    usage: dict[str, Any] = {
+        "request_id": request_id,
+        "status": "cancelled",
+        "target": target,
+        "attempts": trace.attempts if trace is not None else 0,
+        "streamed": streamed,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+    }
+    usage_log.info(
+        "request %s cancelled by the client (target %s): %d prompt, %d completion tokens so far",
+        request_id,
+        target or "none",
+        prompt_tokens,
+        completion_tokens,
+        extra={"usage": usage},
+    )
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        await closer()
