@@ -31,6 +31,7 @@ from hexgate.errors import ErrorEnvelope, HexgateError, envelope
 from hexgate.guard import headers_too_large, run_guarded
 from hexgate.registry import Registry, build_registry
 from hexgate.resilience import Trace
+from hexgate.response_store import ResponseStore, open_store
 from hexgate.routes import ROUTE_HANDLERS
 from hexgate.routes._common import TRACE_KEY
 from hexgate.routes.images import FILES_PATH
@@ -218,13 +219,18 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         registry = await build_registry(settings)
         app.state.registry = registry
+        app.state.response_store = open_store(settings.server.response_store, ttl=settings.server.response_ttl)
         try:
             yield
         finally:
+            await app.state.response_store.aclose()
             await registry.aclose()
 
     def provide_registry(state: State) -> Registry:
         return state.registry  # type: ignore[no-any-return]
+
+    def provide_response_store(state: State) -> ResponseStore:
+        return state.response_store  # type: ignore[no-any-return]
 
     cors = None
     if settings.server.cors_origins:
@@ -237,7 +243,10 @@ def create_app(settings: Settings) -> Litestar:
         )
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
-        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        dependencies={
+            "registry": Provide(provide_registry, sync_to_thread=False),
+            "response_store": Provide(provide_response_store, sync_to_thread=False),
+        },
         exception_handlers={
             HexgateError: _on_hexgate_error,
             HTTPException: _on_http_exception,

@@ -88,13 +88,13 @@ class ResponseStore:
         return f"resp:{response_id}"
 
 
-def open_store(url: str, *, ttl: float) -> ResponseStore:
-    """The store ``server.response_store`` names: ``memory`` or ``redis://…`` / ``rediss://…``.
+def open_store(url: str | None, *, ttl: float) -> ResponseStore:
+    """The store ``server.response_store`` names: ``memory`` (also for None) or ``redis://…`` / ``rediss://…``.
 
     Raises ValueError for another value, or for a Redis URL when the ``redis`` package is missing.
     """
     seconds = max(1, int(ttl))
-    if url == "memory":
+    if url is None or url == "memory":
         return ResponseStore(MemoryStore(), ttl=seconds)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:

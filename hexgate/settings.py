@@ -85,6 +85,11 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest total size of a request's headers, in bytes (431 above)."""
     client_timeout: float = 60.0
     """Seconds a client may take to send its whole request body (408 past it)."""
+    response_store: str | None = None
+    """Where stored Responses live (``store``, ``previous_response_id``): ``memory`` (also when unset)
+    or a ``redis://`` URL (needs the ``redis`` package)."""
+    response_ttl: Annotated[float, msgspec.Meta(gt=0)] = 86400.0
+    """Seconds a stored response is kept."""
 
 
 class Timeouts(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

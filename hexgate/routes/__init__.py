@@ -9,12 +9,17 @@ from hexgate.routes.embeddings import embeddings
 from hexgate.routes.images import image_file, image_generations
 from hexgate.routes.meta import health, root
 from hexgate.routes.models import list_models, retrieve_model
+from hexgate.routes.responses import create_response, delete_response, list_input_items, retrieve_response
 
 __all__ = ["ROUTE_HANDLERS"]
 
 ROUTE_HANDLERS = [
     chat_completions,
     embeddings,
+    create_response,
+    retrieve_response,
+    delete_response,
+    list_input_items,
     image_generations,
     image_file,
     list_models,
