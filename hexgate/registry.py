@@ -71,8 +71,9 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 
 class Breaker:
     """A target's circuit: ``failure_threshold`` consecutive failures open it for ``cooldown`` seconds
-    (or the upstream's ``retry-after`` when longer); after that the next request tries it again and one
-    more failure reopens it at once, one success closes it."""
+    (or the upstream's ``retry-after`` when longer). Then it is half-open: the next request may try it
+    (the others keep it last for another cooldown meanwhile); one more failure reopens it at once, one
+    success closes it."""
 
     __slots__ = ("failures", "open_until")
 
@@ -82,6 +83,14 @@ class Breaker:
 
     def is_open(self, now: float) -> bool:
         return now < self.open_until
+
+    def admit(self, *, now: float, threshold: int, cooldown: float) -> bool:
+        """May a request try this target first? A half-open circuit admits one probe at a time."""
+        if now < self.open_until:
+            return False
+        if self.failures >= threshold:
+            self.open_until = now + cooldown
+        return True
 
     def success(self) -> None:
         self.failures = 0
@@ -150,9 +159,11 @@ class Registry:
         for rank in sorted({r.rank for r in routes}):
             ordered.extend(self._weighted_order([r for r in routes if r.rank == rank]))
         now = time.monotonic()
-        closed = [r for r in ordered if not self._is_open(r.target, now)]
-        if len(closed) != len(ordered):
-            ordered = closed + [r for r in ordered if self._is_open(r.target, now)]
+        admitted = [self._admit(r.target, now) for r in ordered]
+        if not all(admitted):
+            ordered = [r for r, ok in zip(ordered, admitted, strict=True) if ok] + [
+                r for r, ok in zip(ordered, admitted, strict=True) if not ok
+            ]
         retries = routing.retries if alias.retries is None else alias.retries
         timeouts = alias.timeouts.over(routing.timeouts)
         if timeouts.total is None:
@@ -182,9 +193,12 @@ class Registry:
                 breaker.open_until - time.monotonic(),
             )
 
-    def _is_open(self, target: str, now: float) -> bool:
+    def _admit(self, target: str, now: float) -> bool:
         breaker = self.breakers.get(target)
-        return breaker is not None and breaker.is_open(now)
+        if breaker is None:
+            return True
+        routing = self.settings.routing
+        return breaker.admit(now=now, threshold=routing.failure_threshold, cooldown=routing.cooldown)
 
     def _weighted_order(self, routes: list[Route]) -> list[Route]:
         if len(routes) < 2:

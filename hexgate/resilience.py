@@ -263,8 +263,10 @@ async def _timed(awaitable: Awaitable[T], seconds: float, what: str) -> T:
 
 
 def _limit(route: Route, left: float) -> float:
+    """Seconds one attempt on ``route`` may wait for its answer to start."""
+    limit = left if route.timeouts.total is None else min(left, route.timeouts.total)
     first_byte = route.timeouts.first_byte
-    return left if first_byte is None else min(left, first_byte)
+    return limit if first_byte is None else min(limit, first_byte)
 
 
 async def _call(

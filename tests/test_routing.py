@@ -132,9 +132,10 @@ def test_an_open_circuit_sends_its_target_last_until_the_cooldown_ends(tmp_path:
     assert [r.target for r in reg.plan("m").routes] == ["b/m", "a/m"]
     breaker = reg.breakers["a/m"]
     assert breaker.open_until - time.monotonic() > 50
-    breaker.open_until = 0.0  # cooldown over: a is tried first again, one more failure reopens it
+    breaker.open_until = 0.0  # cooldown over: one request probes a, the others keep it last meanwhile
     assert [r.target for r in reg.plan("m").routes] == ["a/m", "b/m"]
-    reg.record(a, failed=True)
+    assert [r.target for r in reg.plan("m").routes] == ["b/m", "a/m"]
+    reg.record(a, failed=True)  # the probe failed: open again
     assert [r.target for r in reg.plan("m").routes] == ["b/m", "a/m"]
     breaker.open_until = 0.0
     reg.record(a, failed=False)
