@@ -35,6 +35,7 @@ from hexgate.response_store import ResponseStore, open_store
 from hexgate.routes import ROUTE_HANDLERS
 from hexgate.routes._common import TRACE_KEY
 from hexgate.routes.images import FILES_PATH
+from hexgate.routes.playground import PLAYGROUND_PATH
 from hexgate.settings import ServerSettings, Settings, load_settings
 
 __all__ = ["app_from_env", "create_app"]
@@ -42,7 +43,7 @@ __all__ = ["app_from_env", "create_app"]
 log = logging.getLogger("hexgate")
 
 _encoder = msgspec.json.Encoder()
-_OPEN_PATHS = ("/health", "/schema", FILES_PATH)
+_OPEN_PATHS = ("/health", "/schema", FILES_PATH, f"{PLAYGROUND_PATH}/")
 _STATUS_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",

@@ -9,6 +9,7 @@ from hexgate.routes.embeddings import embeddings
 from hexgate.routes.images import image_file, image_generations
 from hexgate.routes.meta import health, root
 from hexgate.routes.models import list_models, retrieve_model
+from hexgate.routes.playground import playground_asset, providers_status
 from hexgate.routes.responses import create_response, delete_response, list_input_items, retrieve_response
 
 __all__ = ["ROUTE_HANDLERS"]
@@ -26,4 +27,6 @@ ROUTE_HANDLERS = [
     retrieve_model,
     health,
     root,
+    playground_asset,
+    providers_status,
 ]

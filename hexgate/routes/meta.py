@@ -1,15 +1,20 @@
-"""``GET /health`` and ``GET /``: liveness and what this gateway is."""
+"""``GET /health`` and ``GET /``: liveness and what this gateway is.
+
+``GET /`` answers a browser (an ``Accept`` header naming ``text/html``) with the web playground
+(:mod:`hexgate.routes.playground`) and any other client with the JSON service info.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Response, get
+from litestar import Request, Response, get
 
 from hexgate import __version__
 from hexgate.registry import Registry
 from hexgate.routes._common import json_response
+from hexgate.routes.playground import playground_page
 
 __all__ = ["health", "root"]
 
@@ -26,6 +31,7 @@ class ServiceInfo(msgspec.Struct):
     endpoints: list[str]
     providers: list[str]
     docs: str
+    playground: str
 
 
 @get("/health", summary="Liveness")
@@ -33,15 +39,19 @@ async def health(registry: Registry) -> Response[Any]:
     return json_response(Health(status="ok", providers=sorted(registry.providers)))
 
 
-@get("/", summary="Service info")
-async def root(registry: Registry) -> Response[Any]:
+@get("/", summary="Service info (JSON), or the web playground for a browser")
+async def root(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+    if "text/html" in request.headers.get("accept", ""):
+        return playground_page()
     return json_response(
         ServiceInfo(
             name="hexgate",
             version=__version__,
             openai_base_url="/v1",
-            endpoints=["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/schema"],
+            endpoints=["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/schema", "/providers"],
             providers=sorted(registry.providers),
             docs="/schema",
-        )
+            playground="/",
+        ),
+        headers={"vary": "accept"},
     )
