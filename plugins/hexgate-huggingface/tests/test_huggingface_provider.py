@@ -257,16 +257,21 @@ async def test_requests_queue_and_a_cancelled_one_never_runs(
     provider: HuggingFaceProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rec = Recorder(monkeypatch)
-    first = asyncio.ensure_future(provider.chat(chat_req(max_tokens=200, temperature=0), ctx("tiny")))
-    await asyncio.sleep(0)  # let the first one take the worker
+    first = provider.stream_chat(chat_req(max_tokens=200, temperature=0), ctx("tiny"))
+    async for chunk in first:  # the first request holds the model's worker from here on
+        if chunk.choices and chunk.choices[0].delta.content:
+            break
     second = asyncio.ensure_future(provider.chat(chat_req(max_tokens=200, temperature=0), ctx("tiny")))
     third = asyncio.ensure_future(provider.chat(chat_req(max_tokens=5, temperature=0), ctx("tiny")))
-    await asyncio.sleep(0.05)
+    for _ in range(3):
+        await asyncio.sleep(0)  # both are queued behind the first now
     second.cancel()
-    results = await asyncio.gather(first, third)
+    rest = [chunk async for chunk in first]
+    assert finish_of(rest) == ["length"]
+    answer = await third
     with pytest.raises(asyncio.CancelledError):
         await second
-    assert [r.usage.completion_tokens for r in results if r.usage] == [200, 5]
+    assert answer.usage and answer.usage.completion_tokens == 5
     assert [g.completion_tokens for g in rec.done] == [200, 5]
 
 
