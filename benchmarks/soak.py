@@ -157,7 +157,7 @@ async def _one(http: httpx.AsyncClient, tally: Tally, stream: bool) -> None:
 
 
 async def _load(
-    base: str, *, seconds: float, concurrency: int, pid: int, warmup: int
+    base: str, *, seconds: float, concurrency: int, pid: int, warmup: int, rps: float
 ) -> tuple[Tally, list[tuple[float, int]]]:
     tally = Tally()
     samples: list[tuple[float, int]] = []
@@ -170,9 +170,13 @@ async def _load(
         stop = start + seconds
         rng = random.Random(1)
 
+        interval = concurrency / rps if rps > 0 else 0.0
+
         async def worker() -> None:
             while time.monotonic() < stop:
+                began = time.monotonic()
                 await _one(http, tally, stream=rng.random() < 0.5)
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
 
         async def sampler() -> None:
             while time.monotonic() < stop:
@@ -194,6 +198,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--fault-rate", type=float, default=0.05)
+    parser.add_argument("--rps", type=float, default=40.0, help="at most this many requests a second (0: no limit)")
     parser.add_argument("--warmup", type=int, default=200, help="requests before the first RSS sample")
     parser.add_argument("--json", help="also write the report here")
     args = parser.parse_args()
@@ -239,7 +244,14 @@ def main() -> int:
             )
             began = time.monotonic()
             tally, samples = asyncio.run(
-                _load(base, seconds=args.minutes * 60, concurrency=args.concurrency, pid=server.pid, warmup=args.warmup)
+                _load(
+                    base,
+                    seconds=args.minutes * 60,
+                    concurrency=args.concurrency,
+                    pid=server.pid,
+                    warmup=args.warmup,
+                    rps=args.rps,
+                )
             )
             elapsed = time.monotonic() - began
         finally:
@@ -252,6 +264,7 @@ def main() -> int:
     start_rss, end_rss = samples[0][1], samples[-1][1]
     report = {
         "minutes": args.minutes,
+        "rps_limit": args.rps,
         "concurrency": args.concurrency,
         "fault_rate": args.fault_rate,
         "requests_served": tally.served,
