@@ -29,6 +29,12 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from hexgate import __version__
 from hexgate.errors import ErrorEnvelope, HexgateError, envelope
 from hexgate.guard import headers_too_large, run_guarded
+from hexgate.ops.admin import ADMIN_HANDLERS
+from hexgate.ops.admin import OPEN_PATHS as _OPS_OPEN_PATHS
+from hexgate.ops.keys import PREFIX as _VIRTUAL_KEY_PREFIX
+from hexgate.ops.middleware import VIRTUAL_KEY_STATE
+from hexgate.ops.reload import pinned_registry
+from hexgate.ops.service import Ops
 from hexgate.registry import Registry, build_registry
 from hexgate.resilience import Trace
 from hexgate.response_store import ResponseStore, open_store
@@ -119,8 +125,14 @@ def _gateway_middleware(server: ServerSettings) -> Any:
     ``x-hexgate-provider`` and ``x-hexgate-attempts`` once a model was routed (the
     :class:`~hexgate.resilience.Trace` in the scope state); the header-size limit (431); the
     bearer-key check when keys are configured (constant-time compare, 401 envelope); the body
-    deadline and the disconnect watcher of :mod:`hexgate.guard`."""
+    deadline and the disconnect watcher of :mod:`hexgate.guard`.
+
+    With ``server.admin_key`` set, virtual keys are on and every request outside the open paths needs
+    a key: a static one, or an ``sk-hg-`` token handed to :mod:`hexgate.ops` (which checks it against
+    the key store); the client's token is then never passed on to providers."""
     check = _key_checker(server.api_keys) if server.api_keys else None
+    virtual = bool(server.admin_key)
+    prefix = _VIRTUAL_KEY_PREFIX.encode()
     denied = _refusal(
         401,
         envelope(
@@ -170,13 +182,21 @@ def _gateway_middleware(server: ServerSettings) -> Any:
                 for message in too_large:
                     await send_with_id(message)
                 return
-            if check is not None:
+            if check is not None or virtual:
                 path = scope["path"]
-                open_path = path == "/" or path.startswith(_OPEN_PATHS) or scope.get("method") == "OPTIONS"
-                if not open_path and not check(token):
-                    for message in denied:
-                        await send_with_id(message)
-                    return
+                open_path = (
+                    path == "/"
+                    or path.startswith(_OPEN_PATHS)
+                    or path.startswith(_OPS_OPEN_PATHS)
+                    or scope.get("method") == "OPTIONS"
+                )
+                if not open_path and not (check is not None and check(token)):
+                    if virtual and token is not None and token.startswith(prefix):
+                        state[VIRTUAL_KEY_STATE] = token
+                    else:
+                        for message in denied:
+                            await send_with_id(message)
+                        return
             elif token is not None:
                 state["client_token"] = token.decode("latin-1")
             await run_guarded(app, scope, receive, send_with_id, client_timeout=server.client_timeout)
@@ -213,22 +233,28 @@ def _document(app: Litestar) -> None:
                 )
 
 
-def create_app(settings: Settings) -> Litestar:
-    """The gateway for ``settings``; providers are built when the app starts."""
+def create_app(settings: Settings, *, tracer_provider: Any = None, reload_on_sighup: bool = False) -> Litestar:
+    """The gateway for ``settings``; providers are built when the app starts. ``tracer_provider``: an
+    OpenTelemetry SDK tracer provider to use when ``[telemetry] traces`` is on (default: one exporting
+    as the ``OTEL_*`` variables say; see :mod:`hexgate.ops.tracing`). ``reload_on_sighup``: reload the
+    config file on SIGHUP (``hexgate serve`` does; see :meth:`hexgate.ops.service.Ops.reload`)."""
+    ops = Ops(settings, tracer_provider=tracer_provider)
+    ops.handle_sighup = reload_on_sighup
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         registry = await build_registry(settings)
         app.state.registry = registry
-        app.state.response_store = open_store(settings.server.response_store, ttl=settings.server.response_ttl)
+        store_url = settings.server.response_store or settings.server.store
+        app.state.response_store = open_store(store_url, ttl=settings.server.response_ttl)
         try:
             yield
         finally:
             await app.state.response_store.aclose()
-            await registry.aclose()
+            await app.state.registry.aclose()  # the current one: a reload may have swapped it (hexgate.ops.reload)
 
-    def provide_registry(state: State) -> Registry:
-        return state.registry  # type: ignore[no-any-return]
+    def provide_registry(state: State, scope: Scope) -> Registry:
+        return pinned_registry(scope) or state.registry  # a request keeps the registry it started with
 
     def provide_response_store(state: State) -> ResponseStore:
         return state.response_store  # type: ignore[no-any-return]
@@ -239,12 +265,19 @@ def create_app(settings: Settings) -> Litestar:
             allow_origins=settings.server.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["x-request-id", "retry-after", "x-hexgate-provider", "x-hexgate-attempts"],
+            expose_headers=[
+                "x-request-id",
+                "retry-after",
+                "x-hexgate-provider",
+                "x-hexgate-attempts",
+                *(f"x-ratelimit-{w}-{u}" for w in ("limit", "remaining", "reset") for u in ("requests", "tokens")),
+            ],
             max_age=600,
         )
     app = Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, *ADMIN_HANDLERS],
         dependencies={
+            "ops": Provide(ops.provide, sync_to_thread=False),
             "registry": Provide(provide_registry, sync_to_thread=False),
             "response_store": Provide(provide_response_store, sync_to_thread=False),
         },
@@ -253,9 +286,10 @@ def create_app(settings: Settings) -> Litestar:
             HTTPException: _on_http_exception,
             Exception: _on_unexpected,
         },
-        middleware=[_gateway_middleware(settings.server)],
+        middleware=[_gateway_middleware(settings.server), ops.middleware()],
+        plugins=ops.plugins(),
         cors_config=cors,
-        lifespan=[lifespan],
+        lifespan=[lifespan, ops.lifespan],
         openapi_config=OpenAPIConfig(title="hexgate", version=__version__, path="/schema"),
         request_max_body_size=settings.server.max_body_size,
         logging_config=None,
@@ -266,5 +300,6 @@ def create_app(settings: Settings) -> Litestar:
 
 
 def app_from_env() -> Litestar:
-    """Factory for ``uvicorn --factory``: the config path comes from ``HEXGATE_CONFIG`` (none: defaults)."""
-    return create_app(load_settings(os.environ.get("HEXGATE_CONFIG") or None))
+    """Factory for ``uvicorn --factory``: the config path comes from ``HEXGATE_CONFIG`` (none: defaults).
+    This app reloads its config on SIGHUP (:meth:`hexgate.ops.service.Ops.reload`)."""
+    return create_app(load_settings(os.environ.get("HEXGATE_CONFIG") or None), reload_on_sighup=True)

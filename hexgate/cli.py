@@ -1,4 +1,4 @@
-"""``hexgate serve | models | plugins | check``.
+"""``hexgate serve | models | plugins | check | hash-key | keys | usage``.
 
 Exit codes: 0 fine, 1 a provider check failed, 2 the config (or a plugin it uses) is unusable.
 """
@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from hexgate import __version__
+from hexgate.ops.cli import add_commands, prepare_serve
+from hexgate.ops.service import preflight
 from hexgate.plugins import discover
 from hexgate.registry import build_registry
 from hexgate.settings import ConfigError, Settings, load_settings
@@ -35,31 +37,37 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ops_options, ops_cleanup = prepare_serve(settings, workers=args.workers)
     print(
         f"hexgate {__version__} on http://{host}:{port}/v1 (config: {settings.source}; "
         f"providers: {', '.join(sorted(settings.providers))})",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        "hexgate.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        loop="auto",
-        http="auto",
-        access_log=args.access_log,
-        log_level="info" if args.access_log else "warning",
-        timeout_graceful_shutdown=30,
-        h11_max_incomplete_event_size=settings.server.max_header_size,
-    )
+    try:
+        uvicorn.run(
+            "hexgate.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            loop="auto",
+            http="auto",
+            access_log=args.access_log,
+            log_level="info" if args.access_log else "warning",
+            timeout_graceful_shutdown=30,
+            h11_max_incomplete_event_size=settings.server.max_header_size,
+            **ops_options,
+        )
+    finally:
+        ops_cleanup()
     return 0
 
 
 async def _preflight(settings: Settings) -> None:
     """Load and build every configured provider without starting it, so a broken plugin or a bad
     table fails here with one clear line instead of a traceback from a worker."""
+    preflight(settings)
     registry = await build_registry(settings, start=False)
     await registry.aclose()
 
@@ -144,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     hash_key.add_argument("key", nargs="?", help="the key (default: one line from standard input)")
     hash_key.set_defaults(func=_hash_key)
+    add_commands(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

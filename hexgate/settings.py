@@ -8,6 +8,9 @@ Shape (see the commented ``config.toml`` at the repository root)::
     [providers.<id>]    plugin = "<entry point name>" (or "module:Factory") + the plugin's own settings;
                         ``timeouts = {...}`` is the core's (taken out before the plugin sees the table)
     [models.<alias>]    target = "<provider id>/<upstream model>", or targets = [...] (below)
+    [prices."<provider id>/<upstream model>"]   input, output: USD per million tokens ("<id>/*" for a
+                        whole provider), for usage costs and key budgets (:mod:`hexgate.ops`)
+    [telemetry]         traces, metrics, log_prompts, service_name (:mod:`hexgate.ops`)
 
 Aliases with fallbacks and load balancing::
 
@@ -44,7 +47,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -52,10 +55,12 @@ __all__ = [
     "AliasTarget",
     "ConfigError",
     "ModelAlias",
+    "Price",
     "ProviderTable",
     "RoutingSettings",
     "ServerSettings",
     "Settings",
+    "TelemetrySettings",
     "Timeouts",
     "default_settings",
     "load_settings",
@@ -85,11 +90,41 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest total size of a request's headers, in bytes (431 above)."""
     client_timeout: float = 60.0
     """Seconds a client may take to send its whole request body (408 past it)."""
+    store: str = "memory"
+    """Shared state: virtual keys, rate-limit and budget counters, usage, stored Responses. ``memory`` (one
+    process) or a ``redis://`` / ``rediss://`` URL that several replicas share (needs ``hexgate[ops]``)."""
     response_store: str | None = None
-    """Where stored Responses live (``store``, ``previous_response_id``): ``memory`` (also when unset)
-    or a ``redis://`` URL (needs the ``redis`` package)."""
+    """Where stored Responses live (``store``, ``previous_response_id``), when not in ``store`` (the default):
+    ``memory`` or a ``redis://`` URL."""
     response_ttl: Annotated[float, msgspec.Meta(gt=0)] = 86400.0
     """Seconds a stored response is kept."""
+    admin_key: str | None = None
+    """Bearer key of the admin API (``/admin/*``, ``/v1/usage``); set, it turns on virtual keys, and every
+    ``/v1`` request then needs a key (one of ``api_keys`` or a virtual key). Empty or unset: no admin API."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, with the request id (``hexgate serve``)."""
+
+
+class Price(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A ``[prices."<provider id>/<upstream model>"]`` table: USD per million tokens."""
+
+    input: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    output: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+
+
+class TelemetrySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[telemetry]``: what hexgate reports about itself (see :mod:`hexgate.ops`)."""
+
+    metrics: bool = True
+    """Prometheus metrics at ``/metrics`` (when ``prometheus-client`` is installed: ``hexgate[ops]``)."""
+    traces: bool = False
+    """OpenTelemetry traces: a server span per request, a client span per upstream attempt; exported over
+    OTLP as the standard ``OTEL_*`` variables say (``hexgate[ops,otlp]``)."""
+    service_name: str = "hexgate"
+    """``service.name`` of the traces (``OTEL_SERVICE_NAME`` wins when set)."""
+    log_prompts: bool = False
+    """Log each model request's body (prompts included) on the ``hexgate.prompts`` logger; off, no prompt
+    text is ever logged."""
 
 
 class Timeouts(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -174,6 +209,8 @@ class Settings(msgspec.Struct, kw_only=True):
     routing: RoutingSettings = msgspec.field(default_factory=RoutingSettings)
     providers: dict[str, ProviderTable] = msgspec.field(default_factory=dict)
     models: dict[str, ModelAlias] = msgspec.field(default_factory=dict)
+    prices: dict[str, Price] = msgspec.field(default_factory=dict)
+    telemetry: TelemetrySettings = msgspec.field(default_factory=TelemetrySettings)
     source: str = "<defaults>"
     """Where these settings came from: a file path, or ``<defaults>``."""
 
@@ -216,7 +253,7 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
         data = _interpolate(dict(raw), "", env)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    known = ("server", "routing", "providers", "models")
+    known = ("server", "routing", "providers", "models", "prices", "telemetry")
     unknown = set(data) - set(known)
     if unknown:
         raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown)}; known: {', '.join(known)}")
@@ -254,11 +291,35 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
             models[alias] = msgspec.convert(table, ModelAlias)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"{source}: {path_of(exc, f'models.{alias}')}") from None
+    prices: dict[str, Price] = {}
+    raw_prices = data.get("prices") or {}
+    if not isinstance(raw_prices, dict):
+        raise ConfigError(f'{source}: prices: expected tables [prices."<provider id>/<model>"]')
+    for target, table in raw_prices.items():
+        if "/" not in target:
+            raise ConfigError(f"{source}: prices.{target}: name a '<provider id>/<model>' (or '<provider id>/*')")
+        try:
+            prices[target] = msgspec.convert(table, Price)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{source}: {path_of(exc, f'prices.{target}')}") from None
+    try:
+        telemetry = msgspec.convert(data.get("telemetry") or {}, TelemetrySettings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {path_of(exc, 'telemetry')}") from None
+    server.admin_key = server.admin_key or None
     extra_keys = [k for k in os.environ.get("HEXGATE_API_KEYS", "").split(",") if k.strip()]
     server.api_keys = [k for k in [*server.api_keys, *extra_keys] if k]
     for alias, entry in models.items():
         _check_alias(alias, entry, providers, source)
-    return Settings(server=server, routing=routing, providers=providers, models=models, source=source)
+    return Settings(
+        server=server,
+        routing=routing,
+        providers=providers,
+        models=models,
+        prices=prices,
+        telemetry=telemetry,
+        source=source,
+    )
 
 
 def _check_alias(alias: str, entry: ModelAlias, providers: Mapping[str, ProviderTable], source: str) -> None:

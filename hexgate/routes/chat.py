@@ -27,6 +27,7 @@ from msgspec import UNSET
 
 from hexgate import resilience
 from hexgate.errors import HexgateError, InvalidRequest, envelope
+from hexgate.ops.meter import Meter, meter_of
 from hexgate.registry import Registry
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of
 from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage
@@ -63,11 +64,13 @@ async def chat_completions(request: Request[Any, Any, Any], registry: NamedDepen
     route = registry.resolve(chat.model)
     ctx = call_context(request, route, body, registry)
     trace = trace_of(request)
+    meter = meter_of(request, model=chat.model)
     if not chat.stream:
         completion = await resilience.chat(registry, chat, ctx, trace=trace)
+        meter.usage(completion.usage)
         return json_response(completion)
     opened = await resilience.open_stream(registry, chat, ctx, trace=trace)
-    relay = _relay(opened.first, opened.chunks, chat, request_id=ctx.request_id, trace=trace)
+    relay = _relay(opened.first, opened.chunks, chat, request_id=ctx.request_id, trace=trace, meter=meter)
     return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
@@ -84,6 +87,7 @@ async def _relay(
     *,
     request_id: str = "",
     trace: resilience.Trace | None = None,
+    meter: Meter | None = None,
 ) -> AsyncIterator[bytes]:
     want_usage = chat.wants_usage()
     usage: Usage | None = None
@@ -130,10 +134,14 @@ async def _relay(
         yield DONE
     except HexgateError as exc:
         ended = True
+        if meter is not None:
+            meter.error = exc.type
         log.info("stream ended by upstream error: %s", exc.message)
         yield data_frame(exc.body())
     except Exception:
         ended = True
+        if meter is not None:
+            meter.error = "server_error"
         log.exception("stream failed")
         yield data_frame(envelope("the stream failed inside the gateway", type="server_error"))
     except (GeneratorExit, asyncio.CancelledError):
@@ -145,6 +153,11 @@ async def _relay(
             )
         raise
     finally:
+        if meter is not None:  # the usage the upstream reported, else what hexgate counted (hexgate.ops)
+            if usage is not None:
+                meter.usage(usage)
+            else:
+                meter.tokens(estimate_prompt_tokens(chat), pieces)
         await _close(upstream)
 
 

@@ -19,6 +19,7 @@ from litestar.di import NamedDependency
 
 from hexgate import resilience
 from hexgate.errors import InvalidRequest
+from hexgate.ops.meter import meter_of
 from hexgate.registry import Registry
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -71,6 +72,8 @@ async def embeddings(request: Request[Any, Any, Any], registry: NamedDependency[
         raise InvalidRequest(f"'dimensions' must be between 1 and {_MAX_DIMENSIONS}", param="dimensions")
     route = registry.resolve(req.model)
     ctx = call_context(request, route, body, registry)
+    meter = meter_of(request, model=req.model)
     result = await resilience.embed(registry, req, ctx, trace=trace_of(request))
+    meter.usage(result.usage)
     _reencode(result, req.encoding_format == "base64")
     return json_response(result)

@@ -30,6 +30,7 @@ from msgspec import UNSET, Raw
 
 from hexgate import bridge, resilience
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError
+from hexgate.ops.meter import Meter, meter_of
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.response_store import ResponseStore, StoredResponse
@@ -124,6 +125,7 @@ async def create_response(
         record = await response_store.get(req.previous_response_id)
     own_input = _input_raw(body)
     call = _Call(req=req, route=route, store=response_store, own_input=own_input)
+    call.meter = meter_of(request, model=req.model)
 
     native_req, native_ctx = req, ctx
     if record is not None:
@@ -173,12 +175,16 @@ class _Call:
         self.context: list[Raw] = []
         self.upstream_state = False
         """A native upstream that keeps the response itself answered (its id works there)."""
+        self.meter: Meter | None = None
+        """Where the response's usage goes for keys, limits and metrics (:mod:`hexgate.ops`)."""
 
     async def keep(self, response: bytes, *, upstream_state: bool) -> None:
-        """Store the finished response when the client asked for ``store`` (the default)."""
+        """Note the finished response's usage; store it when the client asked for ``store`` (the default)."""
+        head = msgspec.json.decode(response, type=_Id)
+        if self.meter is not None and head.usage is not None:
+            self.meter.tokens(head.usage.input_tokens, head.usage.output_tokens)
         if not self.req.stores():
             return
-        head = msgspec.json.decode(response, type=_Id)
         record = StoredResponse(
             response=Raw(response),
             context=[*self.context, *self.own_input],
@@ -191,8 +197,14 @@ class _Call:
             log.exception("could not store response %s", head.id)
 
 
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class _Id(msgspec.Struct):
     id: str
+    usage: _Usage | None = None
 
 
 def _response_bytes(response: r.Response) -> bytes:

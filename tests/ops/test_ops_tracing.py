@@ -1,0 +1,95 @@
+"""OpenTelemetry traces: the app in-process with an in-memory span exporter. A request whose first
+target fails and whose fallback answers makes one server span and one client span per upstream attempt,
+named and attributed after the GenAI semantic conventions."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from litestar.exceptions import LitestarDeprecationWarning
+from litestar.testing import AsyncTestClient
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from hexgate.app import create_app
+from hexgate.settings import load_settings
+from hexgate.testing import Reply, StubUpstream
+
+OVERLOADED = Reply(503, json.dumps({"error": {"message": "busy", "type": "server_error"}}).encode())
+
+
+def app_with_spans(tmp_path: Path, stub: StubUpstream) -> tuple[Any, InMemorySpanExporter]:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[telemetry]
+traces = true
+[routing]
+retries = 0
+[providers.down]
+plugin = "openai"
+base_url = "{stub.url}/v1"
+api_key = "test-key"
+[providers.echo]
+plugin = "echo"
+[models.m]
+targets = ["down/x", "echo/echo"]
+""",
+        encoding="utf-8",
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LitestarDeprecationWarning)  # core routes still infer dependencies
+        app = create_app(load_settings(path, env={}), tracer_provider=provider)
+    return app, exporter
+
+
+async def test_one_client_span_per_upstream_attempt(tmp_path: Path) -> None:
+    with StubUpstream({"POST /v1/chat/completions": OVERLOADED}) as stub:
+        app, exporter = app_with_spans(tmp_path, stub)
+        async with AsyncTestClient(app) as client:
+            answer = await client.post(
+                "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi you"}]}
+            )
+            assert answer.status_code == 200
+            assert answer.headers["x-hexgate-attempts"] == "2"
+            streamed = await client.post(
+                "/v1/chat/completions",
+                json={"model": "echo/echo", "stream": True, "messages": [{"role": "user", "content": "a b"}]},
+            )
+            assert streamed.text.endswith("data: [DONE]\n\n")
+            assert (await client.get("/health")).status_code == 200
+    spans = exporter.get_finished_spans()
+    servers = [s for s in spans if s.kind == SpanKind.SERVER]
+    clients = [s for s in spans if s.kind == SpanKind.CLIENT]
+    assert [s.name for s in servers] == ["POST /v1/chat/completions"] * 2  # none for /health
+    assert [s.name for s in clients] == ["chat x", "chat echo", "chat echo"]
+    failed, answered, stream = clients
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.attributes is not None and failed.attributes["error.type"] == "UpstreamOverloaded"
+    assert failed.attributes["gen_ai.provider.name"] == "down"
+    assert answered.attributes == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "echo",
+        "gen_ai.request.model": "echo",
+        "hexgate.request_id": answer.headers["x-request-id"],
+        "gen_ai.response.id": answer.json()["id"],
+        "gen_ai.response.model": "echo",
+        "gen_ai.response.finish_reasons": ("stop",),
+        "gen_ai.usage.input_tokens": 2,
+        "gen_ai.usage.output_tokens": 2,
+    }
+    assert stream.attributes is not None and stream.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    first_server = servers[0]
+    for span in (failed, answered):
+        assert span.parent is not None and span.parent.span_id == first_server.context.span_id
+        assert span.context.trace_id == first_server.context.trace_id
+    assert stream.parent is not None and stream.parent.span_id == servers[1].context.span_id
+    assert all("hi you" not in json.dumps(dict(s.attributes or {})) for s in spans)  # no prompt text
