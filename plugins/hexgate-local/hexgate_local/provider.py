@@ -1,45 +1,36 @@
 """The embedded ``local`` provider: llama.cpp chat and ONNX embeddings inside the gateway process.
 
 Nothing blocks the event loop. Chat runs on one dedicated worker thread (a single-thread
-executor that owns the llama.cpp model); each piece of text crosses to the loop through an
-``asyncio.Queue`` fed with ``loop.call_soon_threadsafe``. When the consumer goes away (the core
-closes ``stream_chat``'s generator on a client disconnect, or cancels ``chat`` at its deadline)
-a per-request flag is set, the token loop sees it before its next token, and the thread is free
-for the next request. Embeddings run on a second single-thread executor, so they are never
-queued behind a long generation. Both models load in :meth:`LocalProvider.start` (or on first use).
+executor that owns the llama.cpp model); each piece of text crosses to the loop through
+:class:`hexgate.inproc.Jobs`. When the consumer goes away (the core closes ``stream_chat``'s
+generator on a client disconnect, or cancels ``chat`` at its deadline) a per-request flag is set,
+the token loop sees it before its next token, and the thread is free for the next request.
+Embeddings run on a second single-thread executor, so they are never queued behind a long
+generation. Both models load in :meth:`LocalProvider.start` (or on first use).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import threading
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 import msgspec
 
-from hexgate.errors import HexgateError, InvalidRequest, ModelNotFound, Unsupported, UpstreamError
+from hexgate.errors import InvalidRequest, ModelNotFound, Unsupported, UpstreamError
+from hexgate.inproc import Jobs, Outcome, Sink, as_hexgate, check_dimensions, encode_vectors, run_choices, text_inputs
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
-from hexgate.schemas.chat import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    Choice,
-    ChunkChoice,
-    Delta,
-    Usage,
-)
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 from hexgate.schemas.models import Model, ModelCapabilities
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
 from hexgate_local.embedder import MAX_SEQ_LENGTH, Embedder
-from hexgate_local.engine import ChatEngine, Generation, grammar_for
+from hexgate_local.engine import ChatEngine, grammar_for
 from hexgate_local.settings import BUNDLED_CHAT_NAME, LocalSettings, resolve_paths
 from hexgate_local.translate import (
     JsonConstraint,
@@ -55,8 +46,6 @@ __all__ = ["LocalProvider"]
 
 T = TypeVar("T")
 
-MAX_EMBEDDING_INPUTS = 2048
-"""OpenAI's limit on inputs per embeddings request."""
 _OWNER = "hexgate-local"
 
 
@@ -65,51 +54,6 @@ class _Job(msgspec.Struct, frozen=True, kw_only=True):
     sampling: Sampling
     json: JsonConstraint | None
     n: int
-
-
-class _Outcome(msgspec.Struct, frozen=True, kw_only=True):
-    prompt_tokens: int
-    generations: list[Generation]
-
-    def usage(self) -> Usage:
-        completion = sum(g.completion_tokens for g in self.generations)
-        return Usage(
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=completion,
-            total_tokens=self.prompt_tokens + completion,
-        )
-
-
-# what the worker thread sends to a streaming consumer
-class _Start(msgspec.Struct, frozen=True):
-    index: int
-
-
-class _Text(msgspec.Struct, frozen=True):
-    index: int
-    text: str
-
-
-class _Finish(msgspec.Struct, frozen=True):
-    index: int
-    reason: str
-
-
-class _Done(msgspec.Struct, frozen=True):
-    outcome: _Outcome
-
-
-class _Failed(msgspec.Struct, frozen=True):
-    error: HexgateError
-
-
-_Event = _Start | _Text | _Finish | _Done | _Failed
-
-
-def _as_hexgate(exc: BaseException) -> HexgateError:
-    if isinstance(exc, HexgateError):
-        return exc
-    return UpstreamError(f"the local model failed: {type(exc).__name__}: {exc}")
 
 
 class LocalProvider:
@@ -129,8 +73,7 @@ class LocalProvider:
         self._embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hexgate-local-embed")
         self._engine: ChatEngine | None = None  # created and used on the chat thread only
         self._embedder: Embedder | None = None  # created and used on the embedding thread only
-        self._active: set[threading.Event] = set()
-        self._closed = False
+        self._jobs = Jobs(provider="local")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,11 +83,8 @@ class LocalProvider:
 
     async def aclose(self) -> None:
         """Stop running generations, free both models, end the worker threads."""
-        if self._closed:
+        if not self._jobs.close():
             return
-        self._closed = True
-        for flag in list(self._active):
-            flag.set()
         loop = asyncio.get_running_loop()
         await asyncio.gather(
             loop.run_in_executor(self._chat_pool, self._free_chat),
@@ -173,9 +113,7 @@ class LocalProvider:
         self._embedder = None
 
     async def _on(self, pool: ThreadPoolExecutor, func: Callable[[], T]) -> T:
-        if self._closed:
-            raise UpstreamError("the local provider is shutting down")
-        return await asyncio.get_running_loop().run_in_executor(pool, func)
+        return await self._jobs.call(pool, func)
 
     # ------------------------------------------------------------------ chat
 
@@ -201,7 +139,7 @@ class LocalProvider:
             )
         raise ModelNotFound(f"the local provider serves {chat!r} (chat) and {embedding!r} (embeddings), not {model!r}")
 
-    def _run(self, job: _Job, cancel: threading.Event, sink: Callable[[_Event], None] | None) -> _Outcome:
+    def _run(self, job: _Job, cancel: threading.Event, sink: Sink | None) -> Outcome:
         """On the chat thread: render, check, then generate each choice in turn. Raises
         :class:`UpstreamError` when stopped by :meth:`aclose` (or once nobody is waiting any more)."""
         try:
@@ -210,107 +148,39 @@ class LocalProvider:
             engine = self._chat_engine()
             prompt = engine.prompt(job.messages)
             grammar = grammar_for(job.json) if job.json is not None else None
-            generations: list[Generation] = []
-            for index in range(job.n):
-                on_text: Callable[[str], None] | None = None
-                if sink is not None:
-                    sink(_Start(index))
-                    on_text = lambda text, i=index: sink(_Text(i, text))  # noqa: E731
-                params = job.sampling
-                if params.seed is not None and index:  # n > 1 with a seed: distinct but repeatable choices
-                    params = msgspec.structs.replace(params, seed=params.seed + index)
-                gen = engine.generate(prompt, sampling=params, grammar=grammar, cancel=cancel, on_text=on_text)
-                generations.append(gen)
-                if gen.finish_reason == "cancelled":
-                    raise self._stopped()
-                if sink is not None:
-                    sink(_Finish(index, gen.finish_reason))
-            return _Outcome(prompt_tokens=len(prompt), generations=generations)
+            generations = run_choices(
+                n=job.n,
+                sampling=job.sampling,
+                sink=sink,
+                generate=lambda params, on_text: engine.generate(
+                    prompt, sampling=params, grammar=grammar, cancel=cancel, on_text=on_text
+                ),
+                cancelled=lambda gen: gen.finish_reason == "cancelled",
+            )
+            if generations[-1].finish_reason == "cancelled":
+                raise self._stopped()
+            return Outcome(prompt_tokens=len(prompt), generations=generations)
         except Exception as exc:
-            raise _as_hexgate(exc) from None
+            raise as_hexgate(exc) from None
 
     def _stopped(self) -> UpstreamError:
-        if self._closed:
+        if self._jobs.closed:
             return UpstreamError("the local provider shut down while generating; retry the request")
         return UpstreamError("the generation was cancelled")
 
     async def chat(self, request: ChatCompletionRequest, ctx: CallContext) -> ChatCompletion:
         """One completion with ``n`` choices (generated one after another); usage from llama.cpp's own counts."""
         job = self._job(request, ctx)
-        cancel = threading.Event()
-        self._active.add(cancel)
-        try:
-            outcome = await self._on(self._chat_pool, lambda: self._run(job, cancel, None))
-        finally:
-            cancel.set()  # a cancelled await (deadline, disconnect) stops the thread at its next token
-            self._active.discard(cancel)
-        return ChatCompletion(
-            id=f"chatcmpl-{uuid.uuid4().hex}",
-            created=int(time.time()),
-            model=ctx.model,
-            choices=[
-                Choice(
-                    index=i,
-                    message=AssistantMessage(content=g.text, refusal=None, annotations=[]),
-                    finish_reason=g.finish_reason,
-                )
-                for i, g in enumerate(outcome.generations)
-            ],
-            usage=outcome.usage(),
-        )
+        return await self._jobs.complete(self._chat_pool, partial(self._run, job), model=ctx.model)
 
     async def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
         """Chunks token by token: per choice a role chunk, content chunks, a finish chunk; last, a
         ``choices: []`` chunk with usage. Errors found before generation (context too long, a template
         refusal) are raised before the first chunk."""
         job = self._job(request, ctx)
-        if self._closed:
-            raise UpstreamError("the local provider is shutting down")
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[_Event] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def sink(event: _Event) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-            except RuntimeError:  # the loop is gone: nobody is listening
-                cancel.set()
-
-        def work() -> None:
-            try:
-                sink(_Done(self._run(job, cancel, sink)))
-            except HexgateError as exc:
-                sink(_Failed(exc))
-
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-            return ChatCompletionChunk(
-                id=cid, created=created, model=ctx.model, choices=choices, usage=usage if usage else msgspec.UNSET
-            )
-
-        self._active.add(cancel)
-        try:
-            loop.run_in_executor(self._chat_pool, work)
-            while True:
-                event = await queue.get()
-                if isinstance(event, _Text):
-                    yield chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text), logprobs=None)])
-                elif isinstance(event, _Start):
-                    delta = Delta(role="assistant", content="", refusal=None)
-                    yield chunk([ChunkChoice(index=event.index, delta=delta, logprobs=None)])
-                elif isinstance(event, _Finish):
-                    yield chunk(
-                        [ChunkChoice(index=event.index, delta=Delta(), finish_reason=event.reason, logprobs=None)]
-                    )
-                elif isinstance(event, _Done):
-                    yield chunk([], event.outcome.usage())
-                    return
-                else:
-                    raise event.error
-        finally:
-            cancel.set()
-            self._active.discard(cancel)
+        async with aclosing(self._jobs.stream(self._chat_pool, partial(self._run, job), model=ctx.model)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def respond(
         self, request: ResponseRequest, ctx: CallContext
@@ -324,17 +194,9 @@ class LocalProvider:
     ) -> tuple[list[list[float] | str], int]:
         """On the embedding thread: check ``dimensions``, embed, encode (base64 = float32 little-endian)."""
         embedder = self._embedding()
-        if dimensions is not None and dimensions != embedder.dimensions:
-            raise InvalidRequest(
-                f"{self.paths.embedding_name} produces {embedder.dimensions}-dimensional embeddings and cannot "
-                f"shorten them; omit 'dimensions' or set it to {embedder.dimensions}",
-                param="dimensions",
-            )
+        check_dimensions(dimensions, model=self.paths.embedding_name, dimensions=embedder.dimensions)
         vectors, tokens = embedder.embed(texts)
-        if as_base64:
-            little = vectors.astype("<f4", copy=False)
-            return [base64.b64encode(row.tobytes()).decode("ascii") for row in little], tokens
-        return [row.tolist() for row in vectors], tokens
+        return encode_vectors(vectors.tolist(), as_base64=as_base64), tokens
 
     async def embed(self, request: EmbeddingRequest, ctx: CallContext) -> EmbeddingResponse:
         """Unit-length embeddings (384 floats for all-MiniLM-L6-v2), inputs truncated at 256 tokens.
@@ -345,22 +207,7 @@ class LocalProvider:
         vocabulary, which no OpenAI client assumes, so they are refused rather than misread).
         """
         self._check_model(ctx.model, want_chat=False)
-        try:
-            inputs = request.inputs()
-        except ValueError as exc:
-            raise InvalidRequest(str(exc), param="input") from None
-        texts = [t for t in inputs if isinstance(t, str)]
-        if len(texts) != len(inputs):
-            raise Unsupported(
-                f"{self.paths.embedding_name} takes text input only; token arrays are not supported "
-                "(LangChain: set check_embedding_ctx_length=False)",
-                param="input",
-            )
-        if len(texts) > MAX_EMBEDDING_INPUTS:
-            raise InvalidRequest(f"at most {MAX_EMBEDDING_INPUTS} inputs per request, got {len(texts)}", param="input")
-        for i, text in enumerate(texts):
-            if not text:
-                raise InvalidRequest(f"input[{i}] is an empty string; every input must contain text", param="input")
+        texts = text_inputs(request, text_only=f"{self.paths.embedding_name} takes text input only")
         dimensions = request.dimensions if isinstance(request.dimensions, int) else None
         as_base64 = request.encoding_format == "base64"
         vectors, tokens = await self._on(

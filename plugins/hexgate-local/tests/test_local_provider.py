@@ -181,7 +181,7 @@ async def test_cancellation_frees_the_worker(provider: LocalProvider, monkeypatc
     assert first.finish_reason == "cancelled"
     assert first.completion_tokens < 1500
     assert second.finish_reason in ("stop", "length")
-    assert not provider._active
+    assert not provider._jobs.active
 
 
 async def test_embeddings_shape_norm_and_usage(provider: LocalProvider) -> None:

@@ -1,4 +1,7 @@
-"""Pure mapping: request checks, messages for the chat template, sampling, JSON constraints, stop strings."""
+"""Pure mapping: request checks, messages for the chat template, sampling, JSON constraints.
+
+What hexgate.inproc does for every in-process provider (roles and parts, sampling ranges, ``n``,
+stop strings) is tested in the core's tests/test_inproc_*.py; here, this provider's own choices."""
 
 from __future__ import annotations
 
@@ -12,9 +15,7 @@ from hexgate_local.translate import (
     DEFAULT_TOP_K,
     DEFAULT_TOP_P,
     JsonConstraint,
-    StopFilter,
     check_request,
-    choices_wanted,
     json_constraint,
     sampling,
     template_messages,
@@ -35,9 +36,7 @@ TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "ob
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"tools": [TOOL]}, "tools"),
-        ({"tools": [TOOL], "tool_choice": "auto"}, "tools"),
-        ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "f"}}}, "tools"),
+        ({"tools": [TOOL]}, "tools"),  # tool_choice variants: tests/test_inproc_checks.py
         ({"logprobs": True}, "logprobs"),
         ({"logit_bias": {"50256": -100}}, "logit_bias"),
     ],
@@ -51,33 +50,10 @@ def test_refused_parameters(fields: dict[str, Any], param: str) -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{}, {"tools": [TOOL], "tool_choice": "none"}, {"logprobs": False}, {"logit_bias": {}}, {"logit_bias": None}],
+    [{}, {"logit_bias": {}}, {"logit_bias": None}],
 )
 def test_accepted_parameters(fields: dict[str, Any]) -> None:
     check_request(req(**fields))
-
-
-def test_template_messages_roles_and_parts() -> None:
-    messages = req(
-        messages=[
-            {"role": "developer", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
-            },
-            {"role": "tool", "tool_call_id": "c1", "content": "42"},
-            {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]},
-        ]
-    ).messages
-    assert template_messages(messages) == [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "ab"},
-        {"role": "assistant", "content": json.dumps([{"name": "f", "arguments": "{}"}])},
-        {"role": "tool", "content": "42"},
-        {"role": "assistant", "content": "no"},
-    ]
 
 
 def test_template_messages_refuses_images() -> None:
@@ -123,34 +99,6 @@ def test_sampling_mapping() -> None:
     assert sampling(req(temperature=None, seed=None), default_max_tokens=5).temperature == DEFAULT_TEMPERATURE
 
 
-@pytest.mark.parametrize(
-    ("fields", "param"),
-    [
-        ({"temperature": 2.5}, "temperature"),
-        ({"temperature": -0.1}, "temperature"),
-        ({"top_p": 1.5}, "top_p"),
-        ({"presence_penalty": 3}, "presence_penalty"),
-        ({"frequency_penalty": -3}, "frequency_penalty"),
-        ({"max_tokens": 0}, "max_tokens"),
-        ({"max_completion_tokens": -1}, "max_completion_tokens"),
-        ({"top_k": -1}, "top_k"),
-        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
-    ],
-)
-def test_sampling_out_of_range(fields: dict[str, Any], param: str) -> None:
-    with pytest.raises(InvalidRequest) as info:
-        sampling(req(**fields), default_max_tokens=5)
-    assert info.value.param == param
-
-
-def test_choices_wanted() -> None:
-    assert choices_wanted(req()) == 1
-    assert choices_wanted(req(n=3)) == 3
-    with pytest.raises(InvalidRequest) as info:
-        choices_wanted(req(n=100))
-    assert info.value.param == "n"
-
-
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}}
 
 
@@ -176,33 +124,3 @@ def test_json_schema_needs_its_object() -> None:
     with pytest.raises(InvalidRequest) as info:
         json_constraint(req(response_format={"type": "json_schema"}))
     assert info.value.param == "response_format.json_schema"
-
-
-def run_filter(stops: tuple[str, ...], pieces: list[str]) -> tuple[list[str], bool]:
-    f = StopFilter(stops)
-    out: list[str] = []
-    for piece in pieces:
-        text, stopped = f.feed(piece)
-        out.append(text)
-        if stopped:
-            return out, True
-    out.append(f.flush())
-    return out, False
-
-
-@pytest.mark.parametrize(
-    ("stops", "pieces", "emitted", "stopped"),
-    [
-        ((), ["a", "b"], ["a", "b", ""], False),
-        (("END",), ["Hello", " world"], ["Hello", " world", ""], False),
-        (("END",), ["Hello E", "N", "D more"], ["Hello ", "", ""], True),
-        (("END",), ["Hello E", "x"], ["Hello ", "Ex", ""], False),
-        (("END",), ["Hello EN"], ["Hello ", "EN"], False),
-        (("\n\n",), ["a\n", "\nb"], ["a", ""], True),
-        (("xy", "b"), ["axy"], ["a"], True),
-        (("xy", "b"), ["ab xy"], ["a"], True),
-        (("END",), ["END"], [""], True),
-    ],
-)
-def test_stop_filter(stops: tuple[str, ...], pieces: list[str], emitted: list[str], stopped: bool) -> None:
-    assert run_filter(stops, pieces) == (emitted, stopped)
