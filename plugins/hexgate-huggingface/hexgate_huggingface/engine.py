@@ -35,15 +35,9 @@ from transformers.generation.streamers import BaseStreamer
 from transformers.utils import logging as hf_logging
 
 from hexgate.errors import InvalidRequest, UpstreamError, UpstreamOverloaded
+from hexgate.inproc import StopFilter
 from hexgate_huggingface.settings import Dtype
-from hexgate_huggingface.translate import (
-    FinishReason,
-    IncrementalDecoder,
-    Sampling,
-    StopFilter,
-    context_window,
-    finish_reason,
-)
+from hexgate_huggingface.translate import FinishReason, IncrementalDecoder, Sampling, context_window, finish_reason
 
 __all__ = ["ChatModel", "Embedder", "Generation", "resolve_device", "resolve_dtype", "set_threads"]
 

@@ -3,9 +3,9 @@
 Nothing blocks the event loop. Each model name gets one worker thread (a single-thread executor)
 that loads the model on first use (or at start with ``preload``) and then runs that model's
 requests one after another, in arrival order: one generation per model at a time, the rest queued.
-Text crosses from the worker to the loop through an ``asyncio.Queue`` fed with
-``loop.call_soon_threadsafe``. When the consumer goes away (the core closes ``stream_chat``'s
-generator on a client disconnect, or cancels ``chat`` at its deadline) the request's flag is set;
+Text crosses from the worker to the loop through :class:`hexgate.inproc.Jobs`. When the consumer
+goes away (the core closes ``stream_chat``'s generator on a client disconnect, or cancels ``chat``
+at its deadline) the request's flag is set;
 ``generate``'s stopping criterion sees it at the next token, and a request still waiting in the
 queue is skipped when its turn comes, so the worker is free for the next one.
 
@@ -16,12 +16,11 @@ model loads, so the gateway starts (and ``hexgate plugins`` answers) without pay
 from __future__ import annotations
 
 import asyncio
-import base64
 import threading
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,17 +28,9 @@ import httpx
 import msgspec
 
 from hexgate.errors import HexgateError, InvalidRequest, ModelNotFound, Unsupported, UpstreamError
+from hexgate.inproc import Jobs, Outcome, Sink, as_hexgate, check_dimensions, encode_vectors, run_choices, text_inputs
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
-from hexgate.schemas.chat import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    Choice,
-    ChunkChoice,
-    Delta,
-    Usage,
-)
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 from hexgate.schemas.models import Model, ModelCapabilities
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
@@ -57,14 +48,12 @@ from hexgate_huggingface.translate import (
 )
 
 if TYPE_CHECKING:
-    from hexgate_huggingface.engine import ChatModel, Embedder, Generation
+    from hexgate_huggingface.engine import ChatModel, Embedder
 
 __all__ = ["HuggingFaceProvider"]
 
 T = TypeVar("T")
 
-MAX_EMBEDDING_INPUTS = 2048
-"""OpenAI's limit on inputs per embeddings request."""
 _OWNER = "hexgate-huggingface"
 
 
@@ -179,50 +168,6 @@ class _Job(msgspec.Struct, frozen=True, kw_only=True):
     n: int
 
 
-class _Outcome(msgspec.Struct, frozen=True, kw_only=True):
-    prompt_tokens: int
-    generations: list[Any]
-    """:class:`hexgate_huggingface.engine.Generation` objects."""
-
-    def usage(self) -> Usage:
-        completion = sum(g.completion_tokens for g in self.generations)
-        return Usage(
-            prompt_tokens=self.prompt_tokens, completion_tokens=completion, total_tokens=self.prompt_tokens + completion
-        )
-
-
-# what a worker thread sends to a streaming consumer
-class _Start(msgspec.Struct, frozen=True):
-    index: int
-
-
-class _Text(msgspec.Struct, frozen=True):
-    index: int
-    text: str
-
-
-class _Finish(msgspec.Struct, frozen=True):
-    index: int
-    reason: str
-
-
-class _Done(msgspec.Struct, frozen=True):
-    outcome: _Outcome
-
-
-class _Failed(msgspec.Struct, frozen=True):
-    error: HexgateError
-
-
-_Event = _Start | _Text | _Finish | _Done | _Failed
-
-
-def _as_hexgate(exc: BaseException) -> HexgateError:
-    if isinstance(exc, HexgateError):
-        return exc
-    return UpstreamError(f"the local model failed: {type(exc).__name__}: {exc}")
-
-
 def _wrong_kind(name: str, kind: Kind) -> InvalidRequest:
     other = "/v1/embeddings" if kind == "embeddings" else "/v1/chat/completions"
     return InvalidRequest(
@@ -252,8 +197,7 @@ class HuggingFaceProvider:
                 raise ValueError(f"models.{name}.path: {spec.path} is not a directory")
         self._http = http  # unused: everything is local (a download, when allowed, uses huggingface_hub)
         self._slots: dict[str, _Slot] = {}
-        self._active: set[threading.Event] = set()
-        self._closed = False
+        self._jobs = Jobs(provider="huggingface")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -271,11 +215,8 @@ class HuggingFaceProvider:
 
     async def aclose(self) -> None:
         """Stop running generations, drop queued ones, free every model, end the worker threads."""
-        if self._closed:
+        if not self._jobs.close():
             return
-        self._closed = True
-        for flag in list(self._active):
-            flag.set()
         loop = asyncio.get_running_loop()
         slots = list(self._slots.values())
         await asyncio.gather(*(loop.run_in_executor(s.executor, s.free) for s in slots), return_exceptions=True)
@@ -302,9 +243,7 @@ class HuggingFaceProvider:
         return slot
 
     async def _on(self, slot: _Slot, func: Callable[[], T]) -> T:
-        if self._closed:
-            raise UpstreamError("the huggingface provider is shutting down")
-        return await asyncio.get_running_loop().run_in_executor(slot.executor, func)
+        return await self._jobs.call(slot.executor, func)
 
     # ------------------------------------------------------------------ chat
 
@@ -322,59 +261,32 @@ class HuggingFaceProvider:
             raise _wrong_kind(ctx.model, slot.described.kind)
         return slot, job
 
-    def _run(self, slot: _Slot, job: _Job, cancel: threading.Event, sink: Callable[[_Event], None] | None) -> _Outcome:
+    def _run(self, slot: _Slot, job: _Job, cancel: threading.Event, sink: Sink | None) -> Outcome:
         """On the model's thread: load, render the prompt, check it, then generate each choice in turn."""
         if cancel.is_set():  # given up while queued
-            return _Outcome(prompt_tokens=0, generations=[])
+            return Outcome(prompt_tokens=0, generations=[])
         try:
             model = slot.chat_model()
             prompt = model.prompt(job.messages)
             limit = model.plan(prompt, job.sampling)
-            generations: list[Generation] = []
-            for index in range(job.n):
-                if sink is not None:
-                    sink(_Start(index))
-                    on_text: Callable[[str], None] = lambda text, i=index: sink(_Text(i, text))  # type: ignore[misc]  # noqa: E731
-                else:
-                    on_text = _ignore
-                params = job.sampling
-                if params.seed is not None and index:  # n > 1 with a seed: distinct but repeatable choices
-                    params = msgspec.structs.replace(params, seed=params.seed + index)
-                gen = model.generate(prompt, params=params, limit=limit, cancel=cancel, on_text=on_text)
-                generations.append(gen)
-                if gen.finish_reason is None:
-                    break
-                if sink is not None:
-                    sink(_Finish(index, gen.finish_reason))
-            return _Outcome(prompt_tokens=len(prompt), generations=generations)
+            generations = run_choices(
+                n=job.n,
+                sampling=job.sampling,
+                sink=sink,
+                generate=lambda params, on_text: model.generate(
+                    prompt, params=params, limit=limit, cancel=cancel, on_text=on_text
+                ),
+                cancelled=lambda gen: gen.finish_reason is None,
+            )
+            return Outcome(prompt_tokens=len(prompt), generations=generations)
         except Exception as exc:
-            raise _as_hexgate(exc) from None
+            raise as_hexgate(exc) from None
 
     async def chat(self, request: ChatCompletionRequest, ctx: CallContext) -> ChatCompletion:
         """One completion with ``n`` choices (generated one after another); usage from the tokenizer's counts
         (the rendered prompt's tokens; the generated tokens, an end-of-sequence token included)."""
         slot, job = await self._chat_slot(request, ctx)
-        cancel = threading.Event()
-        self._active.add(cancel)
-        try:
-            outcome = await self._on(slot, lambda: self._run(slot, job, cancel, None))
-        finally:
-            cancel.set()  # a cancelled await (deadline, disconnect) stops the thread at its next token
-            self._active.discard(cancel)
-        return ChatCompletion(
-            id=f"chatcmpl-{uuid.uuid4().hex}",
-            created=int(time.time()),
-            model=ctx.model,
-            choices=[
-                Choice(
-                    index=i,
-                    message=AssistantMessage(content=g.text, refusal=None, annotations=[]),
-                    finish_reason=g.finish_reason,
-                )
-                for i, g in enumerate(outcome.generations)
-            ],
-            usage=outcome.usage(),
-        )
+        return await self._jobs.complete(slot.executor, partial(self._run, slot, job), model=ctx.model)
 
     async def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
         """Chunks as the model decodes them: per choice a role chunk, one content chunk per decoded
@@ -382,55 +294,9 @@ class HuggingFaceProvider:
         found before generation (unknown model, template refusal, context too long) are raised before
         the first chunk."""
         slot, job = await self._chat_slot(request, ctx)
-        if self._closed:
-            raise UpstreamError("the huggingface provider is shutting down")
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[_Event] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def sink(event: _Event) -> None:
-            if cancel.is_set():
-                return
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-            except RuntimeError:  # the loop is gone: nobody is listening
-                cancel.set()
-
-        def work() -> None:
-            try:
-                sink(_Done(self._run(slot, job, cancel, sink)))
-            except HexgateError as exc:
-                sink(_Failed(exc))
-
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-            return ChatCompletionChunk(
-                id=cid, created=created, model=ctx.model, choices=choices, usage=usage if usage else msgspec.UNSET
-            )
-
-        self._active.add(cancel)
-        try:
-            loop.run_in_executor(slot.executor, work)
-            while True:
-                event = await queue.get()
-                if isinstance(event, _Text):
-                    yield chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text), logprobs=None)])
-                elif isinstance(event, _Start):
-                    delta = Delta(role="assistant", content="", refusal=None)
-                    yield chunk([ChunkChoice(index=event.index, delta=delta, logprobs=None)])
-                elif isinstance(event, _Finish):
-                    yield chunk(
-                        [ChunkChoice(index=event.index, delta=Delta(), finish_reason=event.reason, logprobs=None)]
-                    )
-                elif isinstance(event, _Done):
-                    yield chunk([], event.outcome.usage())
-                    return
-                else:
-                    raise event.error
-        finally:
-            cancel.set()
-            self._active.discard(cancel)
+        async with aclosing(self._jobs.stream(slot.executor, partial(self._run, slot, job), model=ctx.model)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def respond(
         self, request: ResponseRequest, ctx: CallContext
@@ -445,17 +311,9 @@ class HuggingFaceProvider:
     ) -> tuple[list[list[float] | str], int]:
         """On the model's thread: load, check ``dimensions``, embed, encode (base64 = float32 little-endian)."""
         embedder = slot.embedder()
-        if dimensions is not None and dimensions != embedder.dimensions:
-            raise InvalidRequest(
-                f"{slot.name} produces {embedder.dimensions}-dimensional embeddings and cannot shorten them; "
-                f"omit 'dimensions' or set it to {embedder.dimensions}",
-                param="dimensions",
-            )
+        check_dimensions(dimensions, model=slot.name, dimensions=embedder.dimensions)
         vectors, tokens = embedder.embed(texts)
-        if as_base64:
-            little = vectors.astype("<f4", copy=False)
-            return [base64.b64encode(row.tobytes()).decode("ascii") for row in little], tokens
-        return [[float(x) for x in row] for row in vectors.tolist()], tokens
+        return encode_vectors(vectors.tolist(), as_base64=as_base64), tokens
 
     async def embed(self, request: EmbeddingRequest, ctx: CallContext) -> EmbeddingResponse:
         """Embeddings as the model's sentence-transformers modules make them (all-MiniLM-L6-v2: mean
@@ -465,22 +323,7 @@ class HuggingFaceProvider:
         the model's; :class:`Unsupported` for token-array inputs (their ids would have to be in this
         model's own vocabulary, which no OpenAI client assumes, so they are refused rather than misread).
         """
-        try:
-            inputs = request.inputs()
-        except ValueError as exc:
-            raise InvalidRequest(str(exc), param="input") from None
-        texts = [t for t in inputs if isinstance(t, str)]
-        if len(texts) != len(inputs):
-            raise Unsupported(
-                "the huggingface provider embeds text only; token arrays are not supported "
-                "(LangChain: set check_embedding_ctx_length=False)",
-                param="input",
-            )
-        if len(texts) > MAX_EMBEDDING_INPUTS:
-            raise InvalidRequest(f"at most {MAX_EMBEDDING_INPUTS} inputs per request, got {len(texts)}", param="input")
-        for i, text in enumerate(texts):
-            if not text:
-                raise InvalidRequest(f"input[{i}] is an empty string; every input must contain text", param="input")
+        texts = text_inputs(request, text_only="the huggingface provider embeds text only")
         slot = await self._slot(ctx.model)
         if slot.described.kind != "embeddings":
             raise _wrong_kind(ctx.model, slot.described.kind)
@@ -493,7 +336,7 @@ class HuggingFaceProvider:
         except HexgateError:
             raise
         except Exception as exc:
-            raise _as_hexgate(exc) from None
+            raise as_hexgate(exc) from None
         return EmbeddingResponse(
             data=[Embedding(index=i, embedding=v) for i, v in enumerate(vectors)],
             model=ctx.model,
@@ -565,7 +408,3 @@ def _check_devices(devices: set[str]) -> None:
             resolve_device(device)
         except UpstreamError as exc:
             raise ValueError(exc.message) from None
-
-
-def _ignore(text: str) -> None:
-    return None

@@ -1,32 +1,35 @@
 """Pure mappings between OpenAI's Chat/Embeddings requests and what a local transformers model runs.
 
 - :func:`check_request` refuses what this provider cannot honour faithfully (tools, logprobs,
-  JSON-constrained output, non-text content) with a 400 naming the parameter.
+  JSON-constrained output) with a 400 naming the parameter.
 - :func:`template_messages` turns ``messages`` into the ``[{"role", "content"}]`` list a
-  tokenizer's chat template renders (``developer`` → ``system``, text parts joined).
+  tokenizer's chat template renders (``developer`` → ``system``, text parts joined, other content refused).
 - :func:`sampling` maps temperature, top_p, top_k, seed, stop, the penalties, ``logit_bias`` and the
   token limit, validating ranges as OpenAI does (its API reference and its error texts).
 - :class:`IncrementalDecoder` turns generated token ids into text pieces, one per token where the
   tokenizer allows (the offsets method of text-generation-inference's ``decode_token``).
-- :class:`StopFilter` cuts streamed text at the first stop string (OpenAI leaves it out).
 - :func:`finish_reason` decides ``stop`` vs ``length``.
 - :func:`model_kind`, :func:`context_window`, :func:`embedding_dimension` read a model's own
   config files (``config.json``, sentence-transformers' ``modules.json`` and module configs).
 
 Unset sampling knobs are left to the model's ``generation_config.json`` (its authors' defaults),
 as transformers' own ``pipeline`` does; ``temperature: 0`` means greedy decoding.
+
+What any in-process model does the same way (the checks, the messages, stop strings) is
+:mod:`hexgate.inproc`; this module binds it to this provider's wording and limits.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import msgspec
 
+from hexgate import inproc
 from hexgate.errors import InvalidRequest, Unsupported
-from hexgate.schemas.chat import ChatCompletionRequest, ChatMessage, RefusalPart, ResponseFormat, TextPart
+from hexgate.inproc import refuse_tools_and_logprobs, sampling_fields
+from hexgate.schemas.chat import ChatCompletionRequest, ChatMessage, ResponseFormat
 from hexgate_huggingface.settings import Kind
 
 __all__ = [
@@ -34,7 +37,6 @@ __all__ = [
     "FinishReason",
     "IncrementalDecoder",
     "Sampling",
-    "StopFilter",
     "check_request",
     "choices_wanted",
     "context_window",
@@ -47,7 +49,6 @@ __all__ = [
 
 MAX_N = 16
 """Choices per request (each one is a full generation, one after another, on the model's worker)."""
-_MAX_STOP = 4
 _MAX_BIAS = 100.0
 
 FinishReason = Literal["stop", "length"]
@@ -79,14 +80,9 @@ def check_request(request: ChatCompletionRequest) -> None:
     its own format, which this provider does not parse); ``logprobs: true`` is refused rather than
     ignored; ``response_format`` ``json_object`` / ``json_schema`` is refused (no constrained decoding).
     """
-    if request.tools and request.tool_choice != "none":
-        raise Unsupported(
-            "local Hugging Face models cannot call tools through hexgate; remove 'tools' (or set tool_choice "
-            "to 'none'), or route this request to a provider whose model supports tool calling",
-            param="tools",
-        )
-    if request.logprobs is True:
-        raise Unsupported("the huggingface provider does not return logprobs", param="logprobs")
+    refuse_tools_and_logprobs(
+        request, provider="huggingface", tools_refusal="local Hugging Face models cannot call tools through hexgate"
+    )
     fmt = request.response_format
     if isinstance(fmt, ResponseFormat) and fmt.type != "text":
         raise Unsupported(
@@ -97,72 +93,13 @@ def check_request(request: ChatCompletionRequest) -> None:
 
 def choices_wanted(request: ChatCompletionRequest) -> int:
     """``n`` (default 1); raises :class:`InvalidRequest` above :data:`MAX_N`."""
-    n = request.n if isinstance(request.n, int) else 1
-    if n > MAX_N:
-        raise InvalidRequest(
-            f"the huggingface provider generates at most {MAX_N} choices per request (n={n})", param="n"
-        )
-    return max(n, 1)
-
-
-def _content_text(message: ChatMessage, index: int) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    pieces: list[str] = []
-    for j, part in enumerate(content):
-        if isinstance(part, TextPart):
-            pieces.append(part.text)
-        elif isinstance(part, RefusalPart):
-            pieces.append(part.refusal)
-        else:
-            kind = type(part).__name__.removesuffix("Part").lower()
-            raise Unsupported(
-                f"the huggingface provider passes text only; messages[{index}].content[{j}] is {kind} content",
-                param=f"messages[{index}].content[{j}]",
-            )
-    return "".join(pieces)
-
-
-_ROLES = {"developer": "system", "function": "tool"}
+    return inproc.choices_wanted(request, most=MAX_N, provider="huggingface")
 
 
 def template_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
-    """``messages`` as the ``[{"role": ..., "content": ...}]`` a chat template renders.
-
-    ``developer`` becomes ``system`` and ``function`` becomes ``tool``; text parts are joined; an
-    assistant turn that only called tools renders its calls as JSON text. Raises
-    :class:`Unsupported` for image, audio or file parts.
-    """
-    out: list[dict[str, str]] = []
-    for i, message in enumerate(messages):
-        text = _content_text(message, i)
-        if not text and message.role == "assistant" and message.tool_calls:
-            text = json.dumps(
-                [{"name": c.function.name, "arguments": c.function.arguments} for c in message.tool_calls]
-            )
-        out.append({"role": _ROLES.get(message.role, message.role), "content": text})
-    return out
-
-
-def _number(value: Any, param: str, *, low: float, high: float) -> float | None:
-    if value is None or value is msgspec.UNSET:
-        return None
-    if value < low:
-        raise InvalidRequest(
-            f"Invalid '{param}': decimal below minimum value. Expected a value >= {low:g}, but got {value:g} instead.",
-            param=param,
-            code="decimal_below_min_value",
-        )
-    if value > high:
-        raise InvalidRequest(
-            f"Invalid '{param}': decimal above maximum value. Expected a value <= {high:g}, but got {value:g} instead.",
-            param=param,
-            code="decimal_above_max_value",
-        )
-    return float(value)
+    """``messages`` as the ``[{"role": ..., "content": ...}]`` a chat template renders
+    (:func:`hexgate.inproc.template_messages`); raises :class:`Unsupported` for image, audio or file parts."""
+    return inproc.template_messages(messages, text_only="the huggingface provider passes text only")
 
 
 def _logit_bias(raw: dict[str, float] | msgspec.UnsetType | None) -> dict[int, float]:
@@ -194,30 +131,17 @@ def sampling(request: ChatCompletionRequest, *, default_max_tokens: int) -> Samp
     a string or up to 4 strings (empty strings dropped). ``logit_bias`` keys are the model's own token
     ids (its tokenizer's vocabulary), values in [-100, 100], added to the logits before sampling.
     """
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = getattr(request, name)
-        if isinstance(value, int) and value < 1:
-            raise InvalidRequest(
-                f"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {value} instead.",
-                param=name,
-                code="integer_below_min_value",
-            )
-    if isinstance(request.top_k, int) and request.top_k < 0:
-        raise InvalidRequest("'top_k' must be at least 0 (0 disables it)", param="top_k")
-    stop = tuple(s for s in request.stop_list() if s)
-    if len(stop) > _MAX_STOP:
-        raise InvalidRequest(f"'stop' takes at most {_MAX_STOP} sequences, got {len(stop)}", param="stop")
-    limit = request.max_output()
+    fields = sampling_fields(request, default_max_tokens=default_max_tokens)
     return Sampling(
-        max_tokens=limit if limit is not None else default_max_tokens,
-        temperature=_number(request.temperature, "temperature", low=0, high=2),
-        top_p=_number(request.top_p, "top_p", low=0, high=1),
-        top_k=request.top_k if isinstance(request.top_k, int) else None,
-        seed=request.seed if isinstance(request.seed, int) else None,
-        presence_penalty=_number(request.presence_penalty, "presence_penalty", low=-2, high=2) or 0.0,
-        frequency_penalty=_number(request.frequency_penalty, "frequency_penalty", low=-2, high=2) or 0.0,
+        max_tokens=fields.max_tokens,
+        temperature=fields.temperature,
+        top_p=fields.top_p,
+        top_k=fields.top_k,
+        seed=fields.seed,
+        presence_penalty=fields.presence_penalty,
+        frequency_penalty=fields.frequency_penalty,
         logit_bias=_logit_bias(request.logit_bias),
-        stop=stop,
+        stop=fields.stop,
     )
 
 
@@ -258,40 +182,6 @@ class IncrementalDecoder:
         after = self._decode(self._ids[self._prefix :])
         self._prefix = self._read = len(self._ids)
         return after[len(before) :] if len(after) > len(before) else ""
-
-
-class StopFilter:
-    """Cut streamed text at the first of ``stops`` (OpenAI leaves the stop string out).
-
-    :meth:`feed` takes the next piece and returns ``(text to emit now, stopped)``; text that might be
-    the start of a stop string is held until the next piece settles it; :meth:`flush` returns what
-    is held when generation ends without a stop.
-    """
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self._stops = stops
-        self._held = ""
-
-    def feed(self, piece: str) -> tuple[str, bool]:
-        if not self._stops:
-            return piece, False
-        text = self._held + piece
-        hits = [i for i in (text.find(s) for s in self._stops) if i >= 0]
-        if hits:
-            self._held = ""
-            return text[: min(hits)], True
-        keep = 0
-        for stop in self._stops:
-            for size in range(min(len(stop) - 1, len(text)), keep, -1):
-                if text.endswith(stop[:size]):
-                    keep = size
-                    break
-        self._held = text[len(text) - keep :] if keep else ""
-        return text[: len(text) - keep], False
-
-    def flush(self) -> str:
-        held, self._held = self._held, ""
-        return held
 
 
 # ---------------------------------------------------------------- model files

@@ -250,7 +250,7 @@ async def test_closing_a_stream_stops_the_generation(
     assert cancelled.finish_reason is None
     assert 3 <= cancelled.completion_tokens < 4000
     assert follow_up.completion_tokens == 2
-    assert not provider._active
+    assert not provider._jobs.active
 
 
 async def test_requests_queue_and_a_cancelled_one_never_runs(

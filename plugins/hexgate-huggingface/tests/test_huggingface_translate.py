@@ -1,4 +1,7 @@
-"""Pure mappings: request checks, messages, sampling, stop strings, incremental decoding, model files, settings."""
+"""Pure mappings: request checks, messages, sampling, incremental decoding, model files, settings.
+
+What hexgate.inproc does for every in-process provider (roles and parts, sampling ranges, ``n``,
+stop strings) is tested in the core's tests/test_inproc_*.py; here, this provider's own choices."""
 
 from __future__ import annotations
 
@@ -8,12 +11,9 @@ import msgspec
 import pytest
 from hexgate_huggingface.settings import HuggingFaceSettings
 from hexgate_huggingface.translate import (
-    MAX_N,
     IncrementalDecoder,
     Sampling,
-    StopFilter,
     check_request,
-    choices_wanted,
     context_window,
     embedding_dimension,
     finish_reason,
@@ -37,8 +37,7 @@ def req(**fields: Any) -> ChatCompletionRequest:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "auto"}, "tools"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),  # more: tests/test_inproc_checks.py
         ({"logprobs": True}, "logprobs"),
         ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}, "response_format"),
@@ -55,8 +54,6 @@ def test_refused_parameters_name_the_field(fields: dict[str, Any], param: str) -
     "fields",
     [
         {},
-        {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "none"},
-        {"logprobs": False},
         {"response_format": {"type": "text"}},
     ],
 )
@@ -64,38 +61,7 @@ def test_accepted_requests(fields: dict[str, Any]) -> None:
     check_request(req(**fields))
 
 
-def test_n_limits() -> None:
-    assert choices_wanted(req()) == 1
-    assert choices_wanted(req(n=3)) == 3
-    with pytest.raises(InvalidRequest) as err:
-        choices_wanted(req(n=MAX_N + 1))
-    assert err.value.param == "n"
-
-
 # ---------------------------------------------------------------- messages
-
-
-def test_template_messages_roles_and_parts() -> None:
-    messages = req(
-        messages=[
-            {"role": "developer", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
-            },
-            {"role": "tool", "tool_call_id": "c1", "content": "42"},
-            {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]},
-        ]
-    ).messages
-    assert template_messages(messages) == [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "ab"},
-        {"role": "assistant", "content": '[{"name": "f", "arguments": "{}"}]'},
-        {"role": "tool", "content": "42"},
-        {"role": "assistant", "content": "no"},
-    ]
 
 
 def test_template_messages_refuses_images() -> None:
@@ -155,15 +121,7 @@ def test_temperature_zero_is_greedy() -> None:
 @pytest.mark.parametrize(
     ("fields", "param", "code"),
     [
-        ({"temperature": 2.5}, "temperature", "decimal_above_max_value"),
-        ({"temperature": -0.1}, "temperature", "decimal_below_min_value"),
-        ({"top_p": 1.5}, "top_p", "decimal_above_max_value"),
-        ({"presence_penalty": 3}, "presence_penalty", "decimal_above_max_value"),
-        ({"frequency_penalty": -3}, "frequency_penalty", "decimal_below_min_value"),
-        ({"max_tokens": 0}, "max_tokens", "integer_below_min_value"),
-        ({"max_completion_tokens": -1}, "max_completion_tokens", "integer_below_min_value"),
-        ({"top_k": -1}, "top_k", None),
-        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", None),
+        ({"temperature": 2.5}, "temperature", "decimal_above_max_value"),  # the shared ranges reach sampling()
         ({"logit_bias": {"x": 1}}, "logit_bias", "invalid_value"),
         ({"logit_bias": {"-1": 1}}, "logit_bias", None),
         ({"logit_bias": {"5": 101}}, "logit_bias", None),
@@ -191,38 +149,6 @@ def test_finish_reason(generated: int, limit: int, stopped: bool, eos: bool, rea
 
 
 # ---------------------------------------------------------------- streaming text
-
-
-def feed_all(stops: tuple[str, ...], pieces: list[str]) -> tuple[str, bool]:
-    f = StopFilter(stops)
-    out = []
-    for piece in pieces:
-        text, stopped = f.feed(piece)
-        out.append(text)
-        if stopped:
-            return "".join(out), True
-    return "".join(out) + f.flush(), False
-
-
-@pytest.mark.parametrize(
-    ("stops", "pieces", "text", "stopped"),
-    [
-        ((), ["ab", "cd"], "abcd", False),
-        (("END",), ["hello E", "N", "D tail"], "hello ", True),
-        (("END",), ["hello E", "N", "x"], "hello ENx", False),
-        (("END",), ["hello EN"], "hello EN", False),
-        (("\n\n", "."), ["one", " two.", " three"], "one two", True),
-        (("ab", "b"), ["xab"], "x", True),
-    ],
-)
-def test_stop_filter(stops: tuple[str, ...], pieces: list[str], text: str, stopped: bool) -> None:
-    assert feed_all(stops, pieces) == (text, stopped)
-
-
-def test_stop_filter_holds_only_a_possible_prefix() -> None:
-    f = StopFilter(("STOP",))
-    assert f.feed("abc ST") == ("abc ", False)
-    assert f.feed("x") == ("STx", False)
 
 
 def test_incremental_decoder_waits_for_whole_characters() -> None:
