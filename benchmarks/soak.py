@@ -153,7 +153,7 @@ async def _one(http: httpx.AsyncClient, tally: Tally, stream: bool) -> None:
             else:
                 tally.errors["stream without [DONE]"] += 1
     except httpx.HTTPError as exc:
-        tally.errors[f"client {type(exc).__name__}"] += 1
+        tally.errors[f"client {type(exc).__name__} ({'stream' if stream else 'json'})"] += 1
 
 
 async def _load(
@@ -201,6 +201,7 @@ def main() -> int:
     parser.add_argument("--rps", type=float, default=40.0, help="at most this many requests a second (0: no limit)")
     parser.add_argument("--warmup", type=int, default=200, help="requests before the first RSS sample")
     parser.add_argument("--json", help="also write the report here")
+    parser.add_argument("--server-log", help="keep the gateway's log here")
     args = parser.parse_args()
 
     ups = [Upstream(args.fault_rate, seed) for seed in (11, 12)]
@@ -258,6 +259,8 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=30)
             log.close()
+            if args.server_log:
+                Path(args.server_log).write_bytes((Path(tmp) / "server.log").read_bytes())
             for stub in stubs:
                 stub.stop()
     mid = min(samples, key=lambda s: abs(s[0] - samples[-1][0] / 2))

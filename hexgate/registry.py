@@ -99,10 +99,11 @@ class Breaker:
     def failure(self, *, now: float, threshold: int, cooldown: float, retry_after: float | None) -> bool:
         """Count a failure; True when this one opened (or reopened) the circuit."""
         self.failures += 1
-        if self.failures >= threshold:
-            self.open_until = now + max(cooldown, retry_after or 0.0)
-            return True
-        return False
+        if self.failures < threshold:
+            return False
+        was_open = now < self.open_until
+        self.open_until = max(self.open_until, now + max(cooldown, retry_after or 0.0))
+        return not was_open
 
 
 class Registry:

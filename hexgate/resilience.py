@@ -64,6 +64,7 @@ __all__ = [
     "OpenedStream",
     "Trace",
     "chat",
+    "close_quietly",
     "embed",
     "is_retryable",
     "log_cancelled",
@@ -360,11 +361,11 @@ class OpenedStream:
                 self._registry.record(self.route, failed=True, retry_after=_retry_after(exc))
             raise
         finally:
-            await _close(self._upstream)
+            await close_quietly(self._upstream)
 
     async def aclose(self) -> None:
-        await _close(self.chunks)
-        await _close(self._upstream)
+        await close_quietly(self.chunks)
+        await close_quietly(self._upstream)
 
 
 async def open_stream(
@@ -388,7 +389,7 @@ async def open_stream(
         try:
             first = await _timed(anext(upstream, None), limit, f"{route.provider_id} did not start streaming")
         except BaseException:
-            await _close(upstream)
+            await close_quietly(upstream)
             raise
         finally:
             CONNECT_TIMEOUT.reset(token)
@@ -428,7 +429,12 @@ def log_cancelled(
     )
 
 
-async def _close(iterator: AsyncIterator[Any]) -> None:
+async def close_quietly(iterator: AsyncIterator[Any]) -> None:
+    """Close an upstream iterator; a failure while closing is logged, never raised, so that it
+    cannot break an answer that is already on its way to the client."""
     closer = getattr(iterator, "aclose", None)
     if closer is not None:
-        await closer()
+        try:
+            await closer()
+        except Exception as exc:
+            log.warning("closing the upstream stream failed: %s: %s", type(exc).__name__, exc)

@@ -194,3 +194,13 @@ async def test_the_attempts_connect_timeout_overrides_the_plugins() -> None:
 
 def test_stub_is_importable() -> None:
     assert StubUpstream  # the fault suite's upstream lives in hexgate.testing
+
+
+def test_a_breaker_reports_opening_once() -> None:
+    from hexgate.registry import Breaker
+
+    breaker = Breaker()
+    opened = [breaker.failure(now=100.0, threshold=2, cooldown=10, retry_after=None) for _ in range(4)]
+    assert opened == [False, True, False, False]
+    assert breaker.is_open(105.0) and not breaker.is_open(111.0)
+    assert breaker.failure(now=111.0, threshold=2, cooldown=10, retry_after=None)  # half-open probe failed

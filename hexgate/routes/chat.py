@@ -74,12 +74,6 @@ async def chat_completions(request: Request[Any, Any, Any], registry: NamedDepen
     return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-async def _close(iterator: AsyncIterator[Any]) -> None:
-    closer = getattr(iterator, "aclose", None)
-    if closer is not None:
-        await closer()
-
-
 async def _relay(
     first: ChatCompletionChunk | None,
     upstream: AsyncIterator[ChatCompletionChunk],
@@ -158,7 +152,7 @@ async def _relay(
                 meter.usage(usage)
             else:
                 meter.tokens(estimate_prompt_tokens(chat), pieces)
-        await _close(upstream)
+        await resilience.close_quietly(upstream)
 
 
 def estimate_prompt_tokens(chat: ChatCompletionRequest) -> int:
