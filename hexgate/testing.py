@@ -1,6 +1,8 @@
 """Helpers for testing hexgate and its plugins against real processes on 127.0.0.1.
 
 - :func:`running_gateway`: ``hexgate serve`` as a subprocess with a given config, yielding its base URL.
+- :func:`running_process`: any server as a subprocess, once a URL of it answers 200 (what
+  :func:`running_gateway` uses; also for third-party servers a test puts behind the gateway).
 - :class:`StubUpstream`: a scripted HTTP upstream in a thread that records every request and
   notices when a client goes away mid-answer; replies can stream chunks with pauses.
 - :func:`replay_frames`: turn a recorded capture (``../shared/fixtures`` formats) back into SSE frames.
@@ -36,6 +38,7 @@ __all__ = [
     "free_port",
     "replay_frames",
     "running_gateway",
+    "running_process",
 ]
 
 
@@ -45,6 +48,54 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def running_process(
+    cmd: Sequence[str],
+    *,
+    ready_url: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+    name: str | None = None,
+    log: Path | None = None,
+    stop_timeout: float = 15.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``cmd`` and wait until ``GET ready_url`` answers 200; yields the process.
+
+    ``env`` is the process's whole environment (None: this process's). Its stdout and stderr go to
+    ``log`` (None: a temporary file). Raises RuntimeError with that output, naming the process
+    ``name`` (default ``cmd[0]``), if it exits or is not ready within ``timeout`` seconds. On exit the
+    process is terminated, and killed if it has not ended after ``stop_timeout`` seconds.
+    """
+    label = name or cmd[0]
+    with contextlib.ExitStack() as stack:
+        path = log if log is not None else Path(stack.enter_context(tempfile.TemporaryDirectory())) / "output.log"
+        with open(path, "wb") as out:
+            proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=env)
+
+        def output() -> str:
+            return path.read_text(errors="replace")
+
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{label} exited with {proc.returncode}:\n{output()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(ready_url, timeout=2.0).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{label} did not start in {timeout:g} s:\n{output()}")
+                time.sleep(0.1)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+                proc.wait()
 
 
 @contextlib.contextmanager
@@ -58,6 +109,7 @@ def running_gateway(
     """Start ``hexgate serve`` on a free port with ``config`` (TOML text; None: no config file).
 
     Yields the base URL (``http://127.0.0.1:<port>``; the OpenAI base URL is that + ``/v1``).
+    ``env`` is added to this process's environment (``HEXGATE_CONFIG`` left out).
     Raises RuntimeError with the server's output if it does not become healthy in time.
     The process is terminated (then killed) on exit.
     """
@@ -68,33 +120,11 @@ def running_gateway(
             path = Path(tmp) / "config.toml"
             path.write_text(config, encoding="utf-8")
             cmd += ["--config", str(path)]
-        log_path = Path(tmp) / "server.log"
         full_env = {k: v for k, v in os.environ.items() if k != "HEXGATE_CONFIG"}
         full_env.update(env or {})
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
         base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + startup_timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"hexgate exited with {proc.returncode}:\n{log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"hexgate did not start in {startup_timeout} s:\n{log_path.read_text()}")
-                time.sleep(0.1)
+        with running_process(cmd, ready_url=f"{base}/health", env=full_env, timeout=startup_timeout, name="hexgate"):
             yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                proc.kill()
-                proc.wait()
 
 
 @dataclass
@@ -248,6 +278,13 @@ class StubUpstream:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def reset(self) -> None:
+        """Forget the routes, the recorded requests and the counters, for the next test of a shared stub."""
+        with self._lock:
+            self.routes.clear()
+            self.requests.clear()
+            self.completed = self.disconnects = 0
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         """Poll ``predicate`` until true or ``timeout`` seconds pass; return its last value."""

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hexgate.testing import free_port, running_gateway
+from hexgate.testing import free_port, running_gateway, running_process
 
 ADMIN = "test-admin-key-000"
 STATIC = "test-static-key-000"
@@ -141,28 +141,11 @@ def serve_process(config_path: Path, *args: str, env: dict[str, str] | None = No
     cmd = [sys.executable, "-m", "hexgate.cli", "serve", "--config", str(config_path), "--port", str(port), *args]
     full_env = {k: v for k, v in os.environ.items() if k not in ("HEXGATE_CONFIG", "PROMETHEUS_MULTIPROC_DIR")}
     full_env.update(env or {})
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"hexgate exited with {proc.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"hexgate did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    with running_process(
+        cmd, ready_url=f"{base}/health", env=full_env, name="hexgate", log=log, stop_timeout=20
+    ) as proc:
         yield Process(proc, base, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

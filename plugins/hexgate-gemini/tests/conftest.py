@@ -108,8 +108,6 @@ base_url = "{stub.url}"
 @pytest.fixture
 def client(gateway: str, stub: StubUpstream) -> Iterator[openai.OpenAI]:
     """The official openai client in front of the gateway; the stub starts each test empty."""
-    stub.routes.clear()
-    stub.requests.clear()
-    stub.completed = stub.disconnects = 0
+    stub.reset()
     with openai.OpenAI(base_url=f"{gateway}/v1", api_key="unused", max_retries=0, timeout=30.0) as c:
         yield c

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from hexgate.testing import free_port
+from hexgate.testing import free_port, running_process
 
 APP = Path(__file__).parent / "gradio_app.py"
 
@@ -38,29 +34,12 @@ def gradio_app() -> Iterator[str]:
     """Start tests/gradio_app.py once per test module; yields its base URL (apps at /chat, /plain,
     /quota, /broken)."""
     port = free_port()
-    env = {**os.environ, **QUIET_ENV}
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, str(APP), str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"the Gradio app exited with {proc.returncode}:\n{log.read().decode()}")
-                try:
-                    if httpx.get(f"{base}/broken/config", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the Gradio app did not start in 180 s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                proc.kill()
-                proc.wait()
+    base = f"http://127.0.0.1:{port}"
+    with running_process(
+        [sys.executable, str(APP), str(port)],
+        ready_url=f"{base}/broken/config",
+        env={**os.environ, **QUIET_ENV},
+        timeout=180,
+        name="the Gradio app",
+    ):
+        yield base

@@ -53,9 +53,7 @@ api_key = "${{UPSTREAM_KEY}}"
 
 @pytest.fixture
 def client(gateway: str, stub: StubUpstream) -> Iterator[openai.OpenAI]:
-    stub.routes.clear()
-    stub.requests.clear()
-    stub.completed = stub.disconnects = 0
+    stub.reset()
     with openai.OpenAI(base_url=f"{gateway}/v1", api_key="unused", max_retries=0, timeout=30.0) as c:
         yield c
 

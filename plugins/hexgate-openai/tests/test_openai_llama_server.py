@@ -6,18 +6,14 @@ The server starts once for the module (a few seconds)."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
-from hexgate.testing import check_stream, free_port, running_gateway
+from hexgate.testing import check_stream, free_port, running_gateway, running_process
 
 pytestmark = pytest.mark.e2e
 
@@ -48,30 +44,8 @@ def llama_server() -> Iterator[str]:
         "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1", "--verbose", "false",
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}/v1"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}:\n{log.read().decode()}")
-                try:
-                    if httpx.get(f"{base}/models", timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("llama_cpp.server did not start in 120 s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                proc.kill()
-                proc.wait()
+    with running_process(cmd, ready_url=f"{base}/models", name="llama_cpp.server"):
+        yield base
 
 
 @pytest.fixture(scope="module")
