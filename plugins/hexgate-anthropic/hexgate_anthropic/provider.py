@@ -17,7 +17,6 @@ kept; keys never (hexgate's messages are redacted).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -36,6 +35,7 @@ from hexgate.errors import (
     from_upstream_status,
 )
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
+from hexgate.resilience import retry_after_from
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model
@@ -221,28 +221,6 @@ def _supported(caps: Any, name: str) -> bool | None:
 # ---------------------------------------------------------------- errors
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), as the SDK reads them."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _status_message(exc: anthropic.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
@@ -258,7 +236,7 @@ def upstream_error(exc: Exception) -> HexgateError:
     """The hexgate error for an SDK or transport exception (the table in the module docstring)."""
     if isinstance(exc, anthropic.APIStatusError):
         return from_upstream_status(
-            exc.status_code, _status_message(exc), retry_after=_retry_after(exc.response.headers)
+            exc.status_code, _status_message(exc), retry_after=retry_after_from(exc.response.headers)
         )
     if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
         return UpstreamTimeout("Anthropic did not answer in time")
