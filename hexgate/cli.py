@@ -37,6 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):  # one INFO line per upstream request otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     ops_options, ops_cleanup = prepare_serve(settings, workers=args.workers)
     print(
         f"hexgate {__version__} on http://{host}:{port}/v1 (config: {settings.source}; "

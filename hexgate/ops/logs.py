@@ -83,5 +83,8 @@ def log_config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": ["default"], "level": level, "propagate": False},
+            # httpx logs every upstream request at INFO: noise on the hot path, and URLs in logs
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }
