@@ -153,7 +153,9 @@ def test_workers_reload_on_sighup_and_share_metrics(tmp_path: Path, ops: Any) ->
         assert total() == 6  # whichever worker answers /metrics counts both workers' requests
         path.write_text(routed("fast/echo"), encoding="utf-8")
         gw.signal(signal.SIGHUP)  # uvicorn's supervisor starts new workers, then retires the old ones
-        assert eventually(lambda: all(provider_of(gw.base) == "fast" for _ in range(4)), seconds=60)
+        # one worker at a time: 40 answers in a row from "fast" (not 4) before the next SIGHUP, so that no
+        # old worker is still in service (with one left, 40 in a row has odds of 2**-40)
+        assert eventually(lambda: all(provider_of(gw.base) == "fast" for _ in range(40)), seconds=60)
         path.write_text(routed("nowhere/echo"), encoding="utf-8")
         gw.signal(signal.SIGHUP)  # the new workers cannot start: the running ones stay
         assert eventually(lambda: "aborting the restart" in gw.output() or "failed to start" in gw.output(), 60)

@@ -134,8 +134,10 @@ base_url = "http://127.0.0.1:{free_port()}/v1"
         yield base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module: while Playwright's sync API is started it marks an asyncio loop
+    as running on the main thread, so it must stop before another module's async tests run."""
     if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
     with sync_playwright() as playwright:

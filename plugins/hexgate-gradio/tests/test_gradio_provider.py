@@ -63,12 +63,18 @@ def recording(gradio_app: str, http: httpx.AsyncClient) -> Iterator[type[Recordi
 async def test_client_token_refused_then_anonymous(
     gradio_app: str, http: httpx.AsyncClient, recording: type[RecordingProvider]
 ) -> None:
-    provider = recording({"models": {"chat": f"{gradio_app}/chat"}, "hf_token": "hf_configured0000"}, http=http)
+    settings = {"models": {"chat": f"{gradio_app}/chat"}, "hf_token": "hf_configured0000"}
+    provider = recording(settings, http=http)
     try:
         completion = await provider.chat(chat_request("hi"), ctx("chat", token="hf_clienttoken0000"))
         assert completion.choices[0].message.content == DEFAULT_HEADER + " echo: hi"
         assert recording.tried == ["hf_clienttoken0000", None]  # the caller's HF token first, then anonymous
-        recording.tried.clear()
+    finally:
+        await provider.aclose()
+    # a fresh provider: the first one's pool may already hold an anonymous client, which would be reused
+    recording.tried.clear()
+    provider = recording(settings, http=http)
+    try:
         await provider.chat(chat_request("hi"), ctx("chat", token="test-key"))
         assert recording.tried == ["hf_configured0000", None]  # not an HF token: the configured one is used
     finally:
