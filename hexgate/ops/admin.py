@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from hexgate.errors import AuthenticationFailed, HexgateError, InvalidRequest
 from hexgate.ops.keys import KeySpec, VirtualKey
@@ -109,7 +110,7 @@ async def list_keys(request: Request[Any, Any, Any], ops: NamedDependency[Ops]) 
 
 
 @get("/admin/keys/{key_id:str}", summary="One virtual key")
-async def get_key(request: Request[Any, Any, Any], key_id: str, ops: NamedDependency[Ops]) -> Response[Any]:
+async def get_key(request: Request[Any, Any, Any], key_id: FromPath[str], ops: NamedDependency[Ops]) -> Response[Any]:
     _require_admin(request, ops)
     record = await ops.keys.get(key_id)
     if record is None:
@@ -118,7 +119,9 @@ async def get_key(request: Request[Any, Any, Any], key_id: str, ops: NamedDepend
 
 
 @delete("/admin/keys/{key_id:str}", status_code=200, summary="Revoke a virtual key")
-async def revoke_key(request: Request[Any, Any, Any], key_id: str, ops: NamedDependency[Ops]) -> Response[Any]:
+async def revoke_key(
+    request: Request[Any, Any, Any], key_id: FromPath[str], ops: NamedDependency[Ops]
+) -> Response[Any]:
     _require_admin(request, ops)
     record = await ops.keys.revoke(key_id)
     if record is None:
@@ -151,9 +154,9 @@ def _day(value: str | None, name: str) -> date | None:
 async def usage(
     request: Request[Any, Any, Any],
     ops: NamedDependency[Ops],
-    key: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    key: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
 ) -> Response[Any]:
     _require_admin(request, ops)
     report = await ops.book.report(key_id=key, since=_day(since, "since"), until=_day(until, "until"))

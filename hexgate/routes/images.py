@@ -19,6 +19,8 @@ import binascii
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from msgspec import UNSET
 
 from hexgate.errors import InvalidRequest, Unsupported, UpstreamError
@@ -92,7 +94,7 @@ def _decode(text: str) -> bytes:
     summary="Create images from a prompt",
     opt={"body": ImageGenerationRequest},
 )
-async def image_generations(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+async def image_generations(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
     body = await request.body()
     req = decode_body(body, ImageGenerationRequest)
     model = _validate(req)
@@ -107,7 +109,7 @@ async def image_generations(request: Request[Any, Any, Any], registry: Registry)
 
 
 @get(f"{FILES_PATH}{{name:str}}", summary="Download a generated image (links from response_format 'url')")
-async def image_file(name: str, request: Request[Any, Any, Any]) -> Response[bytes]:
+async def image_file(name: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
     store = _store_of(request)
     image = store.get(name)
     if image is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 
 from hexgate import __version__
 from hexgate.registry import Registry
@@ -35,12 +36,12 @@ class ServiceInfo(msgspec.Struct):
 
 
 @get("/health", summary="Liveness")
-async def health(registry: Registry) -> Response[Any]:
+async def health(registry: NamedDependency[Registry]) -> Response[Any]:
     return json_response(Health(status="ok", providers=sorted(registry.providers)))
 
 
 @get("/", summary="Service info (JSON), or the web playground for a browser")
-async def root(request: Request[Any, Any, Any], registry: Registry) -> Response[Any]:
+async def root(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
     if "text/html" in request.headers.get("accept", ""):
         return playground_page()
     return json_response(

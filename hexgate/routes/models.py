@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from hexgate.errors import ModelNotFound
 from hexgate.registry import Registry
@@ -16,12 +18,12 @@ __all__ = ["list_models", "retrieve_model"]
 
 
 @get("/v1/models", summary="List models", response_model=None)
-async def list_models(registry: Registry) -> Response[Any]:
+async def list_models(registry: NamedDependency[Registry]) -> Response[Any]:
     return json_response(ModelList(data=[for_chat_uis(m) for m in await registry.list_models()]))
 
 
 @get("/v1/models/{model_id:path}", summary="Retrieve a model")
-async def retrieve_model(model_id: str, registry: Registry) -> Response[Any]:
+async def retrieve_model(model_id: FromPath[str], registry: NamedDependency[Registry]) -> Response[Any]:
     wanted = model_id.lstrip("/")
     for model in await registry.list_models():
         if model.id == wanted:

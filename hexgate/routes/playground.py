@@ -21,6 +21,8 @@ from typing import Any
 
 import msgspec
 from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from hexgate import __version__
 from hexgate.errors import HexgateError, envelope
@@ -86,7 +88,7 @@ def playground_page() -> Response[bytes]:
 
 
 @get(f"{PLAYGROUND_PATH}/{{path:path}}", summary="Playground static file", include_in_schema=False)
-async def playground_asset(path: str) -> Response[bytes]:
+async def playground_asset(path: FromPath[str]) -> Response[bytes]:
     """A file of the playground; 404 (OpenAI's envelope) for a name not shipped in the package."""
     name = path.lstrip("/")
     if name not in _assets():
@@ -134,7 +136,7 @@ async def _count_models(provider: Provider) -> int:
 
 
 @get("/providers", summary="Providers, their plugins and health")
-async def providers_status(registry: Registry) -> Response[Any]:
+async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]:
     """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error}],
     "plugins": [{name, value, distribution, version}]}``; the model lists are fetched live."""
     installed = discover()

@@ -24,7 +24,8 @@ from typing import Any, Literal
 import msgspec
 from litestar import Request, delete, get, post
 from litestar import Response as HTTPResponse
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 from msgspec import UNSET, Raw
 
@@ -114,7 +115,9 @@ def _with_history(body: bytes, history: list[Raw], items: list[Raw]) -> bytes:
     opt={"body": r.ResponseRequest},
 )
 async def create_response(
-    request: Request[Any, Any, Any], registry: Registry, response_store: ResponseStore
+    request: Request[Any, Any, Any],
+    registry: NamedDependency[Registry],
+    response_store: NamedDependency[ResponseStore],
 ) -> HTTPResponse[Any]:
     body = await request.body()
     req = _decode(body)
@@ -380,7 +383,9 @@ async def _bridge_relay(
 
 
 @get("/v1/responses/{response_id:str}", summary="Retrieve a stored response")
-async def retrieve_response(response_id: str, response_store: ResponseStore) -> HTTPResponse[bytes]:
+async def retrieve_response(
+    response_id: FromPath[str], response_store: NamedDependency[ResponseStore]
+) -> HTTPResponse[bytes]:
     record = await response_store.get(response_id)
     if record is None:
         raise _not_found(response_id)
@@ -388,7 +393,9 @@ async def retrieve_response(response_id: str, response_store: ResponseStore) -> 
 
 
 @delete("/v1/responses/{response_id:str}", status_code=200, summary="Delete a stored response")
-async def delete_response(response_id: str, response_store: ResponseStore) -> HTTPResponse[bytes]:
+async def delete_response(
+    response_id: FromPath[str], response_store: NamedDependency[ResponseStore]
+) -> HTTPResponse[bytes]:
     if not await response_store.delete(response_id):
         raise _not_found(response_id)
     return json_response({"id": response_id, "object": "response", "deleted": True})
@@ -426,11 +433,11 @@ def _listed(raw: Raw, response_id: str, index: int) -> Raw:
 
 @get("/v1/responses/{response_id:str}/input_items", summary="List a stored response's input items")
 async def list_input_items(
-    response_id: str,
-    response_store: ResponseStore,
+    response_id: FromPath[str],
+    response_store: NamedDependency[ResponseStore],
     limit: int = Parameter(default=20, ge=1, le=100),
-    order: Literal["asc", "desc"] = "desc",
-    after: str | None = None,
+    order: FromQuery[Literal["asc", "desc"]] = "desc",
+    after: FromQuery[str | None] = None,
 ) -> HTTPResponse[bytes]:
     record = await response_store.get(response_id)
     if record is None:
