@@ -1,6 +1,6 @@
 """``/v1/responses`` through an OpenAI-compatible provider, end to end: the official ``openai`` client
 against a running hexgate, upstreams replaced by :class:`StubUpstream` replaying real captures
-(``responses_fixtures/``).
+(``fixtures/``).
 
 - An upstream that serves ``/responses``: the answer passes through byte-faithful in content (every
   event's JSON equal to the capture's), the SDK accepts every event, errors surface as OpenAI sends them.
@@ -24,7 +24,7 @@ from hexgate.testing import RecordedRequest, Reply, StubUpstream, replay_frames,
 
 pytestmark = pytest.mark.e2e
 
-FIXTURES = Path(__file__).parent / "responses_fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 REASONING = "openai--responses--openai-reasoning-encrypted-content.1"
 JSON_ANSWER = json.loads((FIXTURES / f"{REASONING}.json").read_text())["output"][1]["content"][0]["text"]
 SSE = {"content-type": "text/event-stream"}
