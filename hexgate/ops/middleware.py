@@ -32,6 +32,7 @@ from hexgate.ops.limits import Limiter
 from hexgate.ops.logs import REQUEST_ID
 from hexgate.ops.meter import METER_KEY, Meter
 from hexgate.ops.reload import REGISTRY_KEY
+from hexgate.response_store import OWNER_STATE
 
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
@@ -171,6 +172,7 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             await _answer(send, 401, refusal, [(b"www-authenticate", b"Bearer")])
             return
         state[KEY_STATE] = key
+        state[OWNER_STATE] = f"vk:{key.id}"
     if operation is None:
         await app(scope, receive, send)
         return
