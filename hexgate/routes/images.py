@@ -28,9 +28,9 @@ from litestar.params import FromPath
 from msgspec import UNSET
 
 from hexgate.errors import InvalidRequest, Unsupported, UpstreamError
+from hexgate.ops.meter import meter_of
 from hexgate.protocol import ImageProvider
 from hexgate.registry import Registry
-from hexgate.ops.meter import meter_of
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
 from hexgate.routes._image_store import ImageStore, sniff_media_type
 from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse, ImagesUsage

@@ -20,8 +20,15 @@ from hexgate.testing import RecordedRequest, Reply, StubUpstream, running_gatewa
 
 pytestmark = pytest.mark.e2e
 
-VLLM_NO_MODEL = {"error": {"message": "The model `nope` does not exist.", "type": "NotFoundError", "param": None, "code": 404}}
-VLLM_OLD_NO_MODEL = {"object": "error", "message": "The model `nope` does not exist.", "type": "NotFoundError", "code": 404}
+VLLM_NO_MODEL = {
+    "error": {"message": "The model `nope` does not exist.", "type": "NotFoundError", "param": None, "code": 404}
+}
+VLLM_OLD_NO_MODEL = {
+    "object": "error",
+    "message": "The model `nope` does not exist.",
+    "type": "NotFoundError",
+    "code": 404,
+}
 OLLAMA_NO_MODEL = {"error": {"message": 'model "nope" not found, try pulling it first', "type": "not_found_error"}}
 CHAT = {
     "id": "chatcmpl-1",
@@ -86,7 +93,8 @@ def upstreams() -> Iterator[dict[str, StubUpstream]]:
 @pytest.fixture(scope="module")
 def client(upstreams: dict[str, StubUpstream]) -> Iterator[openai.OpenAI]:
     config = "".join(
-        f'[providers.{name}]\nplugin = "openai"\nbase_url = "{s.url}/v1"\napi_key = "k"\n\n' for name, s in upstreams.items()
+        f'[providers.{name}]\nplugin = "openai"\nbase_url = "{s.url}/v1"\napi_key = "k"\n\n'
+        for name, s in upstreams.items()
     )
     with running_gateway(config) as base, openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0) as c:
         yield c

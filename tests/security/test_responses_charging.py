@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 ADMIN = "test-admin-key-charging"
 WORDS = " ".join(f"w{n:03d}" for n in range(400))
-IMAGE_PROVIDER = '''
+IMAGE_PROVIDER = """
 import base64, time
 from hexgate_echo import EchoProvider
 from hexgate.schemas.images import GeneratedImage, ImagesResponse
@@ -34,7 +34,7 @@ class Provider(EchoProvider):
     async def generate_image(self, request, ctx):
         item = GeneratedImage(b64_json=base64.b64encode(b"\\x89PNG\\r\\n\\x1a\\n").decode())
         return ImagesResponse(created=int(time.time()), data=[item])
-'''
+"""
 
 
 def native_events() -> list[bytes]:

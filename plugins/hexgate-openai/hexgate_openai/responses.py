@@ -42,8 +42,8 @@ __all__ = ["native_respond"]
 _chat_only: weakref.WeakSet[OpenAIProvider] = weakref.WeakSet()
 """Providers whose upstream said it has no ``/responses`` route: bridged from then on."""
 _ROUTE_MISSING = re.compile(
-    r"^(?:404 )?(?:page |file )?not found\.?$|invalid url|unexpected endpoint|no (?:such )?route|cannot post|unknown (?:url|path)"
-    r"|/responses|^the upstream answered http 40[45]$",
+    r"^(?:404 )?(?:page |file )?not found\.?$|invalid url|unexpected endpoint|no (?:such )?route|cannot post"
+    r"|unknown (?:url|path)|/responses|^the upstream answered http 40[45]$",
     re.IGNORECASE,
 )
 _MODEL = re.compile(r"\bmodel\b", re.IGNORECASE)
