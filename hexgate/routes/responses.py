@@ -61,7 +61,7 @@ _encoder = msgspec.json.Encoder()
 
 class _Input(msgspec.Struct):
     input: str | list[Raw] = msgspec.field(default_factory=list)
-    conversation: Raw | None = None
+    conversation: Raw = Raw(b"null")
 
 
 class _Lifecycle(msgspec.Struct):
@@ -104,7 +104,7 @@ def _input_raw(body: bytes, *, forward_unknown: bool) -> list[Raw]:
 
     Raises :class:`InvalidRequest` (400) for a ``conversation`` unless ``forward_unknown``."""
     decoded = _input_decoder.decode(body)
-    if decoded.conversation is not None and bytes(decoded.conversation) != b"null" and not forward_unknown:
+    if bytes(decoded.conversation) != b"null" and not forward_unknown:
         raise InvalidRequest(
             "'conversation' is not supported by this gateway: continue with previous_response_id "
             "(server.forward_unknown_response_ids passes conversations on to native upstreams)",
