@@ -14,9 +14,10 @@ unless its provider class sets ``upstream_keeps_responses = False``).
 
 Stored responses belong to the key that created them (:func:`hexgate.response_store.owner_of`): a
 retrieve, delete, input-item list or ``previous_response_id`` naming another key's response answers
-404 as for an unknown id. An id hexgate holds no record of, and any ``conversation``, is refused
-(404 / 400) rather than passed to a native upstream, which would resolve it under the gateway's
-shared upstream key; ``server.forward_unknown_response_ids = true`` passes them on.
+404 as for an unknown id. An id hexgate holds no record of, any ``conversation`` and any
+``item_reference`` input item are refused (404 / 400) rather than passed to a native upstream,
+which would resolve them under the gateway's shared upstream key;
+``server.forward_unknown_response_ids = true`` passes them on.
 
 Every response is charged to the meter (:mod:`hexgate.ops.meter`): the upstream's usage, or, for a
 stream the client left early, the usage so far or hexgate's estimate (input from the request,
@@ -116,6 +117,19 @@ def _input_raw(body: bytes, *, forward_unknown: bool) -> list[Raw]:
     return value
 
 
+def _refuse_references(req: r.ResponseRequest) -> None:
+    """An ``item_reference`` names an item the upstream stored: under the shared upstream key it would reach
+    any client's items, so it is refused as an unknown response id is (400)."""
+    if isinstance(req.input, list):
+        for index, item in enumerate(req.input):
+            if isinstance(item, r.ItemReference):
+                raise InvalidRequest(
+                    "'item_reference' items are not supported by this gateway: send the item itself, or continue "
+                    "with previous_response_id (server.forward_unknown_response_ids passes references on)",
+                    param=f"input[{index}]",
+                )
+
+
 def _check_count(count: int, limit: int) -> None:
     if count > limit:
         raise InvalidRequest(
@@ -153,6 +167,8 @@ async def create_response(
     server = registry.settings.server
     own_input = _input_raw(body, forward_unknown=server.forward_unknown_response_ids)
     _check_count(len(own_input), server.max_messages)
+    if not server.forward_unknown_response_ids:
+        _refuse_references(req)
     route = registry.resolve(req.model)
     ctx = call_context(request, route, body, registry)
     owner = owner_of(request.scope)
@@ -254,6 +270,8 @@ class _Call:
         )
         try:
             await self.store.put(head.id, record)
+        except ValueError as exc:  # larger than the whole memory store
+            log.warning("response %s not stored: %s", head.id, exc)
         except Exception:  # the answer went out; a store failure must not turn it into an error
             log.exception("could not store response %s", head.id)
 

@@ -3,8 +3,9 @@
 Two static keys, A and B, with the official ``openai`` client. A creates a response (``store`` on);
 B's retrieve, input-item list, ``previous_response_id`` and delete must all be 404s as for an id that
 does not exist, and A's response must survive them. An id hexgate holds no record of (and a
-``conversation``) must not be passed on to a native Responses upstream, which would look it up under
-the gateway's one upstream key, unless ``server.forward_unknown_response_ids`` says so.
+``conversation``, or an ``item_reference``) must not be passed on to a native Responses upstream,
+which would look it up under the gateway's one upstream key, unless
+``server.forward_unknown_response_ids`` says so.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ def test_unknown_previous_id_is_not_forwarded_to_a_native_upstream(base: str, na
         with pytest.raises(openai.BadRequestError) as conv:
             b.responses.create(model="oa/m", input="continue", extra_body={"conversation": "conv_someone_elses"})
         assert "conversation" in conv.value.message
+        with pytest.raises(openai.BadRequestError) as ref:
+            b.responses.create(model="oa/m", input=[{"type": "item_reference", "id": "msg_someone_elses"}])
+        assert ref.value.param == "input[0]"
     assert native.requests == []
 
 
@@ -132,6 +136,8 @@ def test_forwarding_unknown_ids_can_be_allowed() -> None:
         with running_gateway(config(native, extra)) as url, client(url, KEY_B) as b:
             b.responses.create(model="oa/m", input="continue", previous_response_id="resp_upstream_only")
             b.responses.create(model="oa/m", input="continue", extra_body={"conversation": "conv_1"})
+            b.responses.create(model="oa/m", input=[{"type": "item_reference", "id": "msg_1"}])
         sent = [r.json() for r in native.requests]
         assert sent[0]["previous_response_id"] == "resp_upstream_only"
         assert sent[1]["conversation"] == "conv_1"
+        assert sent[2]["input"] == [{"type": "item_reference", "id": "msg_1"}]
