@@ -124,8 +124,10 @@ def _gateway_middleware(server: ServerSettings) -> Any:
     """Per request: an ``x-request-id`` (the client's, or a new one) on every answer, with
     ``x-hexgate-provider`` and ``x-hexgate-attempts`` once a model was routed (the
     :class:`~hexgate.resilience.Trace` in the scope state); the header-size limit (431); the
-    bearer-key check when keys are configured (constant-time compare, 401 envelope); the body
-    deadline and the disconnect watcher of :mod:`hexgate.guard`.
+    bearer-key check when keys are configured (constant-time compare, 401 envelope); the owner of the
+    request's stored Responses (``key:<sha256 of a static key>``, or ``public`` without gateway keys;
+    :data:`~hexgate.response_store.OWNER_STATE`); the body deadline and the disconnect watcher of
+    :mod:`hexgate.guard`.
 
     With ``server.admin_key`` set, virtual keys are on and every request outside the open paths needs
     a key: a static one, or an ``sk-hg-`` token handed to :mod:`hexgate.ops` (which checks it against
