@@ -37,7 +37,7 @@ from hexgate.ops.reload import pinned_registry
 from hexgate.ops.service import Ops
 from hexgate.registry import Registry, build_registry
 from hexgate.resilience import Trace
-from hexgate.response_store import ResponseStore, open_store
+from hexgate.response_store import OWNER_STATE, PUBLIC_OWNER, ResponseStore, open_store
 from hexgate.routes import ROUTE_HANDLERS
 from hexgate.routes._common import TRACE_KEY
 from hexgate.routes.images import FILES_PATH
@@ -124,8 +124,10 @@ def _gateway_middleware(server: ServerSettings) -> Any:
     """Per request: an ``x-request-id`` (the client's, or a new one) on every answer, with
     ``x-hexgate-provider`` and ``x-hexgate-attempts`` once a model was routed (the
     :class:`~hexgate.resilience.Trace` in the scope state); the header-size limit (431); the
-    bearer-key check when keys are configured (constant-time compare, 401 envelope); the body
-    deadline and the disconnect watcher of :mod:`hexgate.guard`.
+    bearer-key check when keys are configured (constant-time compare, 401 envelope); the owner of the
+    request's stored Responses (``key:<sha256 of a static key>``, or ``public`` without gateway keys;
+    :data:`~hexgate.response_store.OWNER_STATE`); the body deadline and the disconnect watcher of
+    :mod:`hexgate.guard`.
 
     With ``server.admin_key`` set, virtual keys are on and every request outside the open paths needs
     a key: a static one, or an ``sk-hg-`` token handed to :mod:`hexgate.ops` (which checks it against
@@ -190,15 +192,21 @@ def _gateway_middleware(server: ServerSettings) -> Any:
                     or path.startswith(_OPS_OPEN_PATHS)
                     or scope.get("method") == "OPTIONS"
                 )
-                if not open_path and not (check is not None and check(token)):
-                    if virtual and token is not None and token.startswith(prefix):
-                        state[VIRTUAL_KEY_STATE] = token
-                    else:
-                        for message in denied:
-                            await send_with_id(message)
-                        return
-            elif token is not None:
-                state["client_token"] = token.decode("latin-1")
+                if open_path:
+                    pass
+                elif check is not None and check(token):
+                    assert token is not None
+                    state[OWNER_STATE] = "key:" + hashlib.sha256(token).hexdigest()
+                elif virtual and token is not None and token.startswith(prefix):
+                    state[VIRTUAL_KEY_STATE] = token  # hexgate.ops sets the owner once the key checks out
+                else:
+                    for message in denied:
+                        await send_with_id(message)
+                    return
+            else:
+                state[OWNER_STATE] = PUBLIC_OWNER
+                if token is not None:
+                    state["client_token"] = token.decode("latin-1")
             await run_guarded(app, scope, receive, send_with_id, client_timeout=server.client_timeout)
 
         return middleware
@@ -246,7 +254,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None, reload_on_sig
         registry = await build_registry(settings)
         app.state.registry = registry
         store_url = settings.server.response_store or settings.server.store
-        app.state.response_store = open_store(store_url, ttl=settings.server.response_ttl)
+        app.state.response_store = open_store(
+            store_url, ttl=settings.server.response_ttl, max_bytes=settings.server.response_store_max_bytes
+        )
         try:
             yield
         finally:

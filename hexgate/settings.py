@@ -98,6 +98,12 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``memory`` or a ``redis://`` URL."""
     response_ttl: Annotated[float, msgspec.Meta(gt=0)] = 86400.0
     """Seconds a stored response is kept."""
+    response_store_max_bytes: Annotated[int, msgspec.Meta(gt=0)] = 256 * 1024 * 1024
+    """Most bytes the ``memory`` response store holds; the least recently used responses go first."""
+    forward_unknown_response_ids: bool = False
+    """Pass a ``previous_response_id`` hexgate holds no record of (or a ``conversation``, an ``item_reference``
+    input item) on to a native Responses upstream. Off: such a request is refused (404 / 400), since the
+    upstream would resolve it under the gateway's shared upstream key, whichever client created it."""
     admin_key: str | None = None
     """Bearer key of the admin API (``/admin/*``, ``/v1/usage``); set, it turns on virtual keys, and every
     ``/v1`` request then needs a key (one of ``api_keys`` or a virtual key). Empty or unset: no admin API."""

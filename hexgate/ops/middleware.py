@@ -5,7 +5,8 @@ static keys and hands over any ``sk-hg-`` bearer token in ``scope["state"]``), o
 request::
 
     pin the current registry (hexgate.ops.reload) and set the request id for log lines
-    a virtual key?            look it up (cache ≤ 0.5 s): unknown, revoked, expired → 401
+    a virtual key?            look it up (cache ≤ 0.5 s): unknown, revoked, expired → 401; else it owns the
+                              request's stored Responses (``vk:<key id>``, :mod:`hexgate.response_store`)
     a model operation?        (POST /v1/chat/completions, /v1/embeddings, /v1/responses, /v1/images/generations)
       key with a model list   read the body's "model" (the body is then replayed to the route) → 403 if not allowed
       key with limits         one store round trip → 429 with retry-after and x-ratelimit-* headers
@@ -32,6 +33,7 @@ from hexgate.ops.limits import Limiter
 from hexgate.ops.logs import REQUEST_ID
 from hexgate.ops.meter import METER_KEY, Meter
 from hexgate.ops.reload import REGISTRY_KEY
+from hexgate.response_store import OWNER_STATE
 
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
@@ -171,6 +173,7 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             await _answer(send, 401, refusal, [(b"www-authenticate", b"Bearer")])
             return
         state[KEY_STATE] = key
+        state[OWNER_STATE] = f"vk:{key.id}"
     if operation is None:
         await app(scope, receive, send)
         return

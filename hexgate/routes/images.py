@@ -10,6 +10,10 @@ hour like OpenAI's links, bounded in count and bytes (the oldest go first), per 
 readable without the gateway key (the name is the secret). An image larger than the whole
 store comes back as a ``data:`` URL instead. The link's host is the one the client called
 (``Host``, or the forwarded headers uvicorn trusts).
+
+Every generation goes through the meter (:mod:`hexgate.ops.meter`), so a key's ``tpm`` and budget
+see it: the provider's ``usage`` (GPT image models report one), else hexgate's estimate: the prompt
+at about four characters a token, and :data:`IMAGE_TOKENS_ESTIMATE` output tokens per image.
 """
 
 from __future__ import annotations
@@ -24,18 +28,22 @@ from litestar.params import FromPath
 from msgspec import UNSET
 
 from hexgate.errors import InvalidRequest, Unsupported, UpstreamError
+from hexgate.ops.meter import meter_of
 from hexgate.protocol import ImageProvider
 from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, with_deadline
+from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
 from hexgate.routes._image_store import ImageStore, sniff_media_type
-from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
+from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse, ImagesUsage
 
-__all__ = ["FILES_PATH", "image_file", "image_generations"]
+__all__ = ["FILES_PATH", "IMAGE_TOKENS_ESTIMATE", "image_file", "image_generations"]
 
 FILES_PATH = "/v1/images/files/"
 """Prefix of the image links; the app leaves it open when gateway keys are configured."""
 _STATE_KEY = "image_store"
 _MAX_IMAGES = 10
+IMAGE_TOKENS_ESTIMATE = 1056
+"""Output tokens counted per image when the provider reports no usage: what OpenAI's image generation
+guide gives for one 1024x1024 image at ``medium`` quality (gpt-image-1)."""
 
 
 def _store_of(request: Request[Any, Any, Any]) -> ImageStore:
@@ -103,7 +111,13 @@ async def image_generations(request: Request[Any, Any, Any], registry: NamedDepe
     if not isinstance(provider, ImageProvider):
         raise Unsupported(f"provider {route.provider_id!r} cannot generate images", param="model")
     ctx = call_context(request, route, body, registry)
+    meter = meter_of(request, model=model)
+    trace_of(request).note(route)  # the target prices and usage rows are booked under
     result = await with_deadline(provider.generate_image(req, ctx), ctx.timeout)
+    if isinstance(result.usage, ImagesUsage):
+        meter.tokens(result.usage.input_tokens, result.usage.output_tokens)
+    else:
+        meter.tokens((len(req.prompt) + 3) // 4, IMAGE_TOKENS_ESTIMATE * len(result.data))
     _deliver(result, req, _store_of(request), str(request.base_url).rstrip("/"))
     return json_response(result)
 

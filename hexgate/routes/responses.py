@@ -11,6 +11,17 @@ error answer with its status, after it ``error`` then ``response.failed`` end th
 ``previous_response_id`` continues from a stored response on any provider: its context and output
 are put before the new input (a native upstream that stored the response itself gets the id instead,
 unless its provider class sets ``upstream_keeps_responses = False``).
+
+Stored responses belong to the key that created them (:func:`hexgate.response_store.owner_of`): a
+retrieve, delete, input-item list or ``previous_response_id`` naming another key's response answers
+404 as for an unknown id. An id hexgate holds no record of, any ``conversation`` and any
+``item_reference`` input item are refused (404 / 400) rather than passed to a native upstream,
+which would resolve them under the gateway's shared upstream key;
+``server.forward_unknown_response_ids = true`` passes them on.
+
+Every response is charged to the meter (:mod:`hexgate.ops.meter`): the upstream's usage, or, for a
+stream the client left early, the usage so far or hexgate's estimate (input from the request,
+one token per streamed delta).
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamEr
 from hexgate.ops.meter import Meter, meter_of
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
-from hexgate.response_store import ResponseStore, StoredResponse
+from hexgate.response_store import ResponseStore, StoredResponse, owner_of
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
 from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas import responses as r
@@ -51,6 +62,7 @@ _encoder = msgspec.json.Encoder()
 
 class _Input(msgspec.Struct):
     input: str | list[Raw] = msgspec.field(default_factory=list)
+    conversation: Raw = Raw(b"null")
 
 
 class _Lifecycle(msgspec.Struct):
@@ -88,12 +100,43 @@ def _not_found(response_id: str, *, param: str | None = None) -> InvalidRequest:
     )
 
 
-def _input_raw(body: bytes) -> list[Raw]:
-    """This request's input items as their own JSON (a string input: one user message)."""
-    value = _input_decoder.decode(body).input
+def _input_raw(body: bytes, *, forward_unknown: bool) -> list[Raw]:
+    """This request's input items as their own JSON (a string input: one user message).
+
+    Raises :class:`InvalidRequest` (400) for a ``conversation`` unless ``forward_unknown``."""
+    decoded = _input_decoder.decode(body)
+    if bytes(decoded.conversation) != b"null" and not forward_unknown:
+        raise InvalidRequest(
+            "'conversation' is not supported by this gateway: continue with previous_response_id "
+            "(server.forward_unknown_response_ids passes conversations on to native upstreams)",
+            param="conversation",
+        )
+    value = decoded.input
     if isinstance(value, str):
         return [Raw(_encoder.encode(r.Message(role="user", content=value)))]
     return value
+
+
+def _refuse_references(req: r.ResponseRequest) -> None:
+    """An ``item_reference`` names an item the upstream stored: under the shared upstream key it would reach
+    any client's items, so it is refused as an unknown response id is (400)."""
+    if isinstance(req.input, list):
+        for index, item in enumerate(req.input):
+            if isinstance(item, r.ItemReference):
+                raise InvalidRequest(
+                    "'item_reference' items are not supported by this gateway: send the item itself, or continue "
+                    "with previous_response_id (server.forward_unknown_response_ids passes references on)",
+                    param=f"input[{index}]",
+                )
+
+
+def _check_count(count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidRequest(
+            f"'input' and the stored conversation before it hold {count} items; this gateway accepts at most "
+            f"{limit} (server.max_messages)",
+            param="input",
+        )
 
 
 def _history(record: StoredResponse) -> list[Raw]:
@@ -121,18 +164,26 @@ async def create_response(
 ) -> HTTPResponse[Any]:
     body = await request.body()
     req = _decode(body)
+    server = registry.settings.server
+    own_input = _input_raw(body, forward_unknown=server.forward_unknown_response_ids)
+    _check_count(len(own_input), server.max_messages)
+    if not server.forward_unknown_response_ids:
+        _refuse_references(req)
     route = registry.resolve(req.model)
     ctx = call_context(request, route, body, registry)
+    owner = owner_of(request.scope)
     record: StoredResponse | None = None
     if isinstance(req.previous_response_id, str):
-        record = await response_store.get(req.previous_response_id)
-    own_input = _input_raw(body)
-    call = _Call(req=req, route=route, store=response_store, own_input=own_input)
+        record = await response_store.get(req.previous_response_id, owner=owner)
+        if record is None and not server.forward_unknown_response_ids:
+            raise _not_found(req.previous_response_id, param="previous_response_id")
+    call = _Call(req=req, route=route, store=response_store, own_input=own_input, owner=owner)
     call.meter = meter_of(request, model=req.model)
 
     native_req, native_ctx = req, ctx
     if record is not None:
         call.context = _history(record)
+        _check_count(len(call.context) + len(own_input), server.max_messages)
     if record is not None and not (record.upstream_state and record.provider == route.provider_id):
         # A native upstream cannot read reasoning state hexgate made for chat upstreams: leave it out.
         pairs = zip(call.context, _items(call.context), strict=True)
@@ -170,16 +221,38 @@ def _total(route: Route, registry: Registry) -> float:
 class _Call:
     """One create call's bookkeeping for the store."""
 
-    def __init__(self, *, req: r.ResponseRequest, route: Route, store: ResponseStore, own_input: list[Raw]) -> None:
+    def __init__(
+        self, *, req: r.ResponseRequest, route: Route, store: ResponseStore, own_input: list[Raw], owner: str
+    ) -> None:
         self.req = req
         self.route = route
         self.store = store
         self.own_input = own_input
+        self.owner = owner
         self.context: list[Raw] = []
         self.upstream_state = False
         """A native upstream that keeps the response itself answered (its id works there)."""
         self.meter: Meter | None = None
         """Where the response's usage goes for keys, limits and metrics (:mod:`hexgate.ops`)."""
+
+    def charge_stream(self, final: bytes | None, deltas: int) -> None:
+        """Charge a stream that ended, however it ended: the usage of its final response object, else
+        hexgate's estimate (the input, then one token per delta event the client received)."""
+        if self.meter is None:
+            return
+        usage = _usage_of(final) if final is not None else None
+        if usage is not None:
+            self.meter.tokens(usage.input_tokens, usage.output_tokens)
+        else:
+            self.meter.tokens(self.estimate_input(), deltas)
+
+    def estimate_input(self) -> int:
+        """Input tokens as :func:`~hexgate.routes.chat.estimate_prompt_tokens` counts them for chat."""
+        try:
+            chat = bridge.to_chat_request(self.req, history=_items(self.context), stream=False)
+        except (HexgateError, msgspec.ValidationError, msgspec.DecodeError):  # items chat cannot say
+            return (sum(len(raw) for raw in (*self.context, *self.own_input)) + 3) // 4
+        return estimate_prompt_tokens(chat)
 
     async def keep(self, response: bytes, *, upstream_state: bool) -> None:
         """Note the finished response's usage; store it when the client asked for ``store`` (the default)."""
@@ -193,9 +266,12 @@ class _Call:
             context=[*self.context, *self.own_input],
             provider=self.route.provider_id,
             upstream_state=upstream_state,
+            owner=self.owner,
         )
         try:
             await self.store.put(head.id, record)
+        except ValueError as exc:  # larger than the whole memory store
+            log.warning("response %s not stored: %s", head.id, exc)
         except Exception:  # the answer went out; a store failure must not turn it into an error
             log.exception("could not store response %s", head.id)
 
@@ -208,6 +284,20 @@ class _Usage(msgspec.Struct):
 class _Id(msgspec.Struct):
     id: str
     usage: _Usage | None = None
+
+
+class _UsageOnly(msgspec.Struct):
+    usage: _Usage | None = None
+
+
+_usage_decoder = msgspec.json.Decoder(_UsageOnly)
+
+
+def _usage_of(response: bytes) -> _Usage | None:
+    try:
+        return _usage_decoder.decode(response).usage
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def _response_bytes(response: r.Response) -> bytes:
@@ -245,12 +335,15 @@ async def _native_relay(
     last_seq = -1
     started: bytes | None = None
     final: bytes | None = None
+    deltas = 0
     try:
         event = first
         while event is not None:
             yield _frame(event)
             kind = r.event_type(event)
             last_seq = max(last_seq, event.sequence_number)
+            if kind.endswith(".delta"):
+                deltas += 1
             if kind in ("response.created", "response.in_progress") or kind in _TERMINAL:
                 snapshot = _snapshot(event)
                 if kind in _TERMINAL:
@@ -259,17 +352,22 @@ async def _native_relay(
                     started = snapshot
             event = await anext(events, None)
     except HexgateError as exc:
+        if call.meter is not None:
+            call.meter.error = exc.type
         log.info("native response stream ended by upstream error: %s", exc.message)
         for frame in _failure_frames(exc, started, last_seq, call.req):
             yield frame
         return
     except Exception:
+        if call.meter is not None:
+            call.meter.error = "server_error"
         log.exception("native response stream failed")
         error = UpstreamError("the stream failed inside the gateway")
         for frame in _failure_frames(error, started, last_seq, call.req):
             yield frame
         return
     finally:
+        call.charge_stream(final, deltas)
         await _close(events)
     if final is not None:
         await call.keep(final, upstream_state=call.upstream_state)
@@ -355,11 +453,15 @@ async def _bridge_relay(
             yield _frame(event)
     except HexgateError as exc:
         ended = True
+        if call.meter is not None:
+            call.meter.error = exc.type
         log.info("bridged response stream ended by upstream error: %s", exc.message)
         for event in builder.fail(exc):
             yield _frame(event)
     except Exception:
         ended = True
+        if call.meter is not None:
+            call.meter.error = "server_error"
         log.exception("bridged response stream failed")
         for event in builder.fail(UpstreamError("the stream failed inside the gateway")):
             yield _frame(event)
@@ -375,6 +477,9 @@ async def _bridge_relay(
             )
         raise
     finally:
+        if call.meter is not None:  # the chat stream's usage, else hexgate's count so far
+            usage = builder.usage()
+            call.meter.tokens(usage.input_tokens, usage.output_tokens)
         await opened.aclose()
     await call.keep(_encoder.encode(builder.response), upstream_state=False)
 
@@ -384,9 +489,9 @@ async def _bridge_relay(
 
 @get("/v1/responses/{response_id:str}", summary="Retrieve a stored response")
 async def retrieve_response(
-    response_id: FromPath[str], response_store: NamedDependency[ResponseStore]
+    request: Request[Any, Any, Any], response_id: FromPath[str], response_store: NamedDependency[ResponseStore]
 ) -> HTTPResponse[bytes]:
-    record = await response_store.get(response_id)
+    record = await response_store.get(response_id, owner=owner_of(request.scope))
     if record is None:
         raise _not_found(response_id)
     return HTTPResponse(content=bytes(record.response), status_code=200, media_type="application/json")
@@ -394,9 +499,9 @@ async def retrieve_response(
 
 @delete("/v1/responses/{response_id:str}", status_code=200, summary="Delete a stored response")
 async def delete_response(
-    response_id: FromPath[str], response_store: NamedDependency[ResponseStore]
+    request: Request[Any, Any, Any], response_id: FromPath[str], response_store: NamedDependency[ResponseStore]
 ) -> HTTPResponse[bytes]:
-    if not await response_store.delete(response_id):
+    if not await response_store.delete(response_id, owner=owner_of(request.scope)):
         raise _not_found(response_id)
     return json_response({"id": response_id, "object": "response", "deleted": True})
 
@@ -433,13 +538,14 @@ def _listed(raw: Raw, response_id: str, index: int) -> Raw:
 
 @get("/v1/responses/{response_id:str}/input_items", summary="List a stored response's input items")
 async def list_input_items(
+    request: Request[Any, Any, Any],
     response_id: FromPath[str],
     response_store: NamedDependency[ResponseStore],
     limit: int = Parameter(default=20, ge=1, le=100),
     order: FromQuery[Literal["asc", "desc"]] = "desc",
     after: FromQuery[str | None] = None,
 ) -> HTTPResponse[bytes]:
-    record = await response_store.get(response_id)
+    record = await response_store.get(response_id, owner=owner_of(request.scope))
     if record is None:
         raise _not_found(response_id)
     items = [_listed(raw, response_id, i) for i, raw in enumerate(record.context)]

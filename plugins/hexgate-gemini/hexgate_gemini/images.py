@@ -1,9 +1,18 @@
 """Fetching http(s) image URLs for Gemini, which takes images only inline or from its own storage.
 
 Every fetch goes through the client the core handed in, with a size limit (checked on
-``content-length`` and again while reading), at most three redirects, and, unless the
-settings allow it, a refusal of hosts that resolve to loopback, private, link-local or
-otherwise non-public addresses (a gateway must not become a way into its own network).
+``content-length`` and again while reading) and at most three redirects, followed here one by one.
+Unless the settings allow private hosts (``image_fetch_private``), each hop's host is resolved once,
+refused when any of its addresses is loopback, private, link-local, multicast or otherwise not
+global (an IPv4-mapped IPv6 address counts as its IPv4 one), and the request then connects to the
+address that was checked: the URL carries that IP, while the ``Host`` header and the TLS server name
+(httpcore's ``sni_hostname`` extension, which certificate verification also uses) keep the name. A
+DNS answer that changes between the check and the connection (rebinding) therefore cannot lead the
+gateway into its own network. Such requests ask for ``Connection: close``, so a connection opened for
+one name is never reused for another name on the same address.
+
+One request fetches at most ``image_max_count`` distinct URLs, ``image_fetch_concurrency`` at a time;
+the first failure cancels the others (:class:`asyncio.TaskGroup`).
 Failures are the client's to fix: :class:`hexgate.errors.InvalidRequest` (400).
 """
 
@@ -26,20 +35,55 @@ __all__ = ["fetch_images"]
 _MAX_REDIRECTS = 3
 
 
-async def _check_host(url: str) -> None:
-    parts = urlsplit(url)
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        raise InvalidRequest(f"image URL {url[:200]!r} is not an http(s) URL", param="messages")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def _public(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def _checked_address(url: httpx.URL) -> str:
+    """The one address of ``url``'s host to connect to, resolved once; every address it resolves to
+    must be public. Raises :class:`InvalidRequest` otherwise."""
+    host = url.raw_host.decode("ascii")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # an IP literal: nothing to resolve
+        if not _public(host):
+            raise InvalidRequest(f"image URL host {host[:100]!r} is not a public address", param="messages")
+        return host
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        raise InvalidRequest(f"image URL host {host!r} does not resolve", param="messages") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidRequest(f"image URL host {host!r} is not a public address", param="messages")
+    except (OSError, UnicodeError):
+        raise InvalidRequest(f"image URL host {host[:100]!r} does not resolve", param="messages") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses or not all(_public(a) for a in addresses):
+        raise InvalidRequest(f"image URL host {host[:100]!r} is not a public address", param="messages")
+    return addresses[0]
+
+
+async def _request(http: httpx.AsyncClient, target: str, *, allow_private: bool) -> httpx.Request:
+    try:
+        url = httpx.URL(target)
+    except httpx.InvalidURL:
+        url = httpx.URL("invalid:")
+    if url.scheme not in ("http", "https") or not url.raw_host:
+        raise InvalidRequest(f"image URL {target[:200]!r} is not an http(s) URL", param="messages")
+    if allow_private:
+        return http.build_request("GET", url)
+    address = await _checked_address(url)
+    return http.build_request(
+        "GET",
+        url.copy_with(host=address),
+        headers={"host": url.netloc.decode("ascii"), "connection": "close"},
+        extensions={"sni_hostname": url.raw_host.decode("ascii")},
+    )
 
 
 def _mime(response: httpx.Response, url: str) -> str:
@@ -57,10 +101,10 @@ def _mime(response: httpx.Response, url: str) -> str:
 async def _fetch(http: httpx.AsyncClient, url: str, *, max_bytes: int, allow_private: bool) -> FetchedImage:
     target = url
     for _ in range(_MAX_REDIRECTS + 1):
-        if not allow_private:
-            await _check_host(target)
+        request = await _request(http, target, allow_private=allow_private)
         try:
-            async with http.stream("GET", target, follow_redirects=False) as response:
+            response = await http.send(request, stream=True, follow_redirects=False)
+            try:
                 if response.is_redirect and "location" in response.headers:
                     target = urljoin(target, response.headers["location"])
                     continue
@@ -77,6 +121,8 @@ async def _fetch(http: httpx.AsyncClient, url: str, *, max_bytes: int, allow_pri
                     if len(buffer) > max_bytes:
                         raise InvalidRequest(f"image {url[:200]!r} is larger than {max_bytes} bytes", param="messages")
                 return FetchedImage(mime_type=_mime(response, target), data=bytes(buffer))
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             raise InvalidRequest(
                 f"fetching image {url[:200]!r} failed: {type(exc).__name__}", param="messages"
@@ -85,11 +131,38 @@ async def _fetch(http: httpx.AsyncClient, url: str, *, max_bytes: int, allow_pri
 
 
 async def fetch_images(
-    http: httpx.AsyncClient, urls: Iterable[str], *, max_bytes: int, allow_private: bool
+    http: httpx.AsyncClient,
+    urls: Iterable[str],
+    *,
+    max_bytes: int,
+    allow_private: bool,
+    max_count: int = 16,
+    concurrency: int = 4,
 ) -> dict[str, FetchedImage]:
-    """Download every URL concurrently. Raises :class:`InvalidRequest` for the first that fails."""
-    wanted = list(urls)
+    """Download every URL, ``concurrency`` at a time; ``{url: image}``.
+
+    Raises :class:`InvalidRequest` for more than ``max_count`` URLs, or the first fetch that fails
+    (the others are cancelled then).
+    """
+    wanted = list(dict.fromkeys(urls))
     if not wanted:
         return {}
-    fetched = await asyncio.gather(*(_fetch(http, u, max_bytes=max_bytes, allow_private=allow_private) for u in wanted))
-    return dict(zip(wanted, fetched, strict=True))
+    if len(wanted) > max_count:
+        raise InvalidRequest(
+            f"the messages link {len(wanted)} images by URL; this provider fetches at most {max_count} per request "
+            "(image_max_count): send the others inline as data: URLs",
+            param="messages",
+        )
+    slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(url: str) -> FetchedImage:
+        async with slots:
+            return await _fetch(http, url, max_bytes=max_bytes, allow_private=allow_private)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(url)) for url in wanted]
+    except ExceptionGroup as failed:
+        client_errors = [e for e in failed.exceptions if isinstance(e, InvalidRequest)]
+        raise (client_errors or failed.exceptions)[0] from None
+    return {url: task.result() for url, task in zip(wanted, tasks, strict=True)}

@@ -129,6 +129,8 @@ class GeminiProvider:
             urls,
             max_bytes=self.settings.image_max_bytes,
             allow_private=self.settings.image_fetch_private,
+            max_count=self.settings.image_max_count,
+            concurrency=self.settings.image_fetch_concurrency,
         )
         return translate.to_gemini(request, model=ctx.model, settings=self.settings, images=images)
 

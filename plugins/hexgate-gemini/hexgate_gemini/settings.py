@@ -15,12 +15,14 @@
 | ``n_strategy`` | ``candidates`` / ``fan_out`` | ``candidates`` | how ``n > 1`` is served |
 | ``image_max_bytes`` | int | 10 MiB | largest http(s) image the gateway fetches and inlines |
 | ``image_fetch_private`` | bool | false | allow image hosts on loopback/private addresses |
+| ``image_max_count`` | int | 16 | most distinct http(s) image URLs fetched for one request (400 above) |
+| ``image_fetch_concurrency`` | int | 4 | image fetches one request runs at a time |
 | ``embedding_task_type`` | str | none | ``task_type`` sent with embeddings |
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -73,4 +75,6 @@ class GeminiSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     n_strategy: Literal["candidates", "fan_out"] = "candidates"
     image_max_bytes: int = 10 * 1024 * 1024
     image_fetch_private: bool = False
+    image_max_count: Annotated[int, msgspec.Meta(ge=0)] = 16
+    image_fetch_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 4
     embedding_task_type: str | None = None

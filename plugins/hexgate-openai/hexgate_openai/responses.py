@@ -9,13 +9,19 @@ as :class:`~hexgate.schemas.responses.RawEvent`\\ s (``obfuscation``, ``logprobs
 (capture ``openai--responses--openai-error.1``).
 
 Upstreams without ``/responses`` (DeepSeek, llama.cpp, most OpenAI-compatible servers) answer 404
-or 405: the provider then raises :class:`~hexgate.errors.Unsupported`, so the core bridges over chat,
-and remembers it, so later calls bridge at once. A 404 that names the model (``model_not_found``)
-is the client's error and passes on as such.
+or 405: the provider then raises :class:`~hexgate.errors.Unsupported`, so the core bridges over chat.
+Only an answer that says the route itself is missing makes the provider remember it (later calls
+bridge at once): a 405, or a 404 whose message is a router's (FastAPI's ``{"detail": "Not Found"}``
+in vLLM, Go's ``404 page not found`` in Ollama, llama.cpp's ``File Not Found``, OpenAI's ``Invalid
+URL``, an empty or HTML body). A 404 about the model (``model_not_found``, ``param: "model"``, or a
+message naming the model: vLLM's ``The model `x` does not exist.``, Ollama's ``model "x" not found``)
+is the client's error and passes on as such; any other 404 bridges this one call only, so one
+request for an unknown model never turns the provider chat-only for everyone.
 """
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -34,7 +40,13 @@ if TYPE_CHECKING:
 __all__ = ["native_respond"]
 
 _chat_only: weakref.WeakSet[OpenAIProvider] = weakref.WeakSet()
-"""Providers whose upstream answered 404/405 on ``/responses``: bridged from then on."""
+"""Providers whose upstream said it has no ``/responses`` route: bridged from then on."""
+_ROUTE_MISSING = re.compile(
+    r"^(?:404 )?(?:page |file )?not found\.?$|invalid url|unexpected endpoint|no (?:such )?route|cannot post"
+    r"|unknown (?:url|path)|/responses|^the upstream answered http 40[45]$",
+    re.IGNORECASE,
+)
+_MODEL = re.compile(r"\bmodel\b", re.IGNORECASE)
 
 
 class _ErrorBody(msgspec.Struct):
@@ -45,8 +57,16 @@ def _unsupported() -> Unsupported:
     return Unsupported("this upstream has no /responses endpoint; the gateway bridges over chat completions")
 
 
-def _no_endpoint(exc: HexgateError) -> bool:
-    return isinstance(exc, UpstreamRejected) and exc.status in (404, 405) and exc.code != "model_not_found"
+def _no_endpoint(exc: HexgateError) -> tuple[bool, bool]:
+    """``(bridge, remember)`` for an upstream error on ``/responses``: whether this call goes over chat,
+    and whether the provider is chat-only from now on (the route itself is missing)."""
+    if not isinstance(exc, UpstreamRejected) or exc.status not in (404, 405):
+        return False, False
+    if exc.status == 405:
+        return True, True
+    if exc.code == "model_not_found" or exc.param == "model" or _MODEL.search(exc.message):
+        return False, False
+    return True, _ROUTE_MISSING.search(exc.message.strip()) is not None
 
 
 async def native_respond(
@@ -70,8 +90,10 @@ async def native_respond(
         async with provider.open("POST", "/responses", payload=payload) as answer:
             raw = await answer.aread()
     except HexgateError as exc:
-        if _no_endpoint(exc):
+        bridge, remember = _no_endpoint(exc)
+        if remember:
             _chat_only.add(provider)
+        if bridge:
             raise _unsupported() from None
         raise
     try:
