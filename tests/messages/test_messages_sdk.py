@@ -337,7 +337,7 @@ def test_streamed_input_json_delta_parses(client: anthropic.Anthropic) -> None:
             e.delta.partial_json
             for e in stream
             if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
-        ]  # type: ignore[union-attr]  # noqa: E501
+        ]  # type: ignore[union-attr]
         final = stream.get_final_message()
     assert "".join(deltas) == '{"city": "Paris"}'
     assert final.stop_reason == "tool_use"
