@@ -87,6 +87,8 @@ def script(request: RecordedRequest) -> Reply:
         return Reply(body=_text("one tw", "o ST", "OP three", " four"), headers=SSE)
     if word == "long":
         return Reply(body=_text("a b c d", finish="length"), headers=SSE)
+    if word == "break":  # a started stream whose connection drops
+        return Reply(body=[chunk({"role": "assistant", "content": "partial"})], headers=SSE, reset=True)
     if word == "slow":
         return Reply(body=_text(*(f"w{i} " for i in range(200)), usage=False), headers=SSE, delay=0.05)
     return Reply(body=_text("Hello", " world"), headers=SSE)
@@ -541,3 +543,15 @@ def test_client_disconnect_cancels_the_upstream(base: str, stub: StubUpstream) -
             if "text_delta" in line:
                 break
     assert stub.wait_for(lambda: stub.disconnects > before, timeout=15)
+
+
+def test_failure_after_the_start_is_an_error_event(client: anthropic.Anthropic, base: str) -> None:
+    events = raw_events(base, {"model": "claude-x", "max_tokens": 50, "messages": user("break now")})
+    kinds = [k for k, _ in events]
+    assert kinds[:2] == ["message_start", "ping"] and kinds[-1] == "error"
+    assert events[-1][1]["error"]["type"] == "api_error" and events[-1][1]["error"]["message"]
+    with (
+        pytest.raises(anthropic.APIStatusError),
+        client.messages.stream(model="claude-x", max_tokens=50, messages=user("break now")) as stream,  # type: ignore[arg-type]
+    ):
+        stream.until_done()

@@ -6,6 +6,7 @@ the upstream's model id, the client's version and beta headers, and the gateway'
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -18,6 +19,15 @@ pytestmark = pytest.mark.e2e
 
 MODEL = "claude/claude-sonnet-4-5"
 SSE_CAPTURES = ["basic_response.sse", "tool_use_response.sse", "thinking-stream-a-refusal.sse", "refusal_response.sse"]
+
+
+@pytest.fixture
+def sdk(gateway: str) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=gateway, api_key="client-key", max_retries=0, timeout=30) as client:
+        yield client
+
+
+HI = [{"role": "user", "content": "hi"}]
 
 
 def post(gateway: str, body: dict[str, Any], **headers: str) -> httpx.Response:
@@ -37,11 +47,12 @@ def test_stream_is_byte_faithful(gateway: str, upstream: StubUpstream, captures:
 
 
 @pytest.mark.parametrize("name", SSE_CAPTURES)
-def test_sdk_stream_accumulates_a_capture(gateway: str, upstream: StubUpstream, captures: Any, name: str) -> None:
+def test_sdk_stream_accumulates_a_capture(
+    sdk: anthropic.Anthropic, upstream: StubUpstream, captures: Any, name: str
+) -> None:
     upstream.routes["POST /v1/messages"] = captures.stream_reply(name)
-    with anthropic.Anthropic(base_url=gateway, api_key="client-key", max_retries=0) as client:
-        with client.messages.stream(model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as s:
-            final = s.get_final_message()
+    with sdk.messages.stream(model=MODEL, max_tokens=100, messages=HI) as s:  # type: ignore[arg-type]
+        final = s.get_final_message()
     want = captures.expected(name)
     text = "".join(b.text for b in final.content if b.type == "text")
     assert text == want["text"] and final.stop_reason == want["stop_reason"]
@@ -103,7 +114,7 @@ def test_upstream_errors_in_the_dialect(gateway: str, upstream: StubUpstream) ->
             client.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
 
 
-def test_mid_stream_error_event_passes_through(gateway: str, upstream: StubUpstream, captures: Any) -> None:
+def test_mid_stream_error_event_passes_through(sdk: anthropic.Anthropic, upstream: StubUpstream, captures: Any) -> None:
     start = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
              "model": "claude-sonnet-4-5", "content": [], "stop_reason": None, "stop_sequence": None,
              "usage": {"input_tokens": 3, "output_tokens": 1}}}  # fmt: skip
@@ -111,7 +122,8 @@ def test_mid_stream_error_event_passes_through(gateway: str, upstream: StubUpstr
     upstream.routes["POST /v1/messages"] = Reply(
         body=captures.frames(start, error), headers={"content-type": "text/event-stream"}
     )
-    with anthropic.Anthropic(base_url=gateway, api_key="client-key", max_retries=0) as client:
-        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
-            with client.messages.stream(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}]) as s:
-                s.until_done()
+    with (
+        pytest.raises(anthropic.APIStatusError, match="Overloaded"),
+        sdk.messages.stream(model=MODEL, max_tokens=5, messages=HI) as s,  # type: ignore[arg-type]
+    ):
+        s.until_done()
