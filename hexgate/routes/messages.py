@@ -1,10 +1,11 @@
 """``POST /v1/messages`` (JSON and SSE) and ``POST /v1/messages/count_tokens``: the Messages dialect.
 
-A provider that speaks the dialect itself (:class:`~hexgate.protocol.MessagesProvider`) gets the
-client's body and its version/beta headers as they came, and its answer goes back as sent: a JSON
-body byte for byte, events as ``event: <type>`` / ``data: <json>`` frames with the upstream's data.
-Every other provider is bridged over ``stream_chat`` (:mod:`hexgate.messages_bridge`) through
-:mod:`hexgate.resilience` (fallbacks and retries before the first byte, idle and total timeouts).
+The model's plan is walked by :func:`hexgate.resilience.start` (fallbacks and retries before the
+first byte). A target whose provider speaks the dialect itself (:class:`~hexgate.protocol.MessagesProvider`)
+gets the client's body and its version/beta headers as they came, and its answer goes back as sent:
+a JSON body byte for byte, events as ``event: <type>`` / ``data: <json>`` frames with the upstream's
+data. Every other target is bridged over ``stream_chat`` (:mod:`hexgate.messages_bridge`), with the
+idle and total timeouts of chat streams.
 
 Errors take the dialect's shape, ``{"type": "error", "error": {"type", "message"}}``
 (:func:`hexgate.errors.messages_error`): before the first byte as an ordinary answer with its status,
@@ -31,11 +32,12 @@ from litestar.types import Message as ASGIMessage
 from hexgate import messages_bridge, resilience
 from hexgate.errors import ErrorEnvelope, HexgateError, InvalidRequest, Unsupported, UpstreamError, messages_error
 from hexgate.ops.meter import Meter, meter_of
-from hexgate.protocol import MessagesProvider
+from hexgate.protocol import CallContext, MessagesProvider
 from hexgate.registry import Registry, Route
 from hexgate.routes._common import call_context, decode_body, trace_of, with_deadline
 from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas import messages as m
+from hexgate.schemas.chat import ChatCompletionRequest
 from hexgate.schemas.responses import RawEvent
 
 __all__ = ["PREFIX", "count_tokens", "create_message", "dialect_errors"]
@@ -104,45 +106,93 @@ def _validate(req: m.MessagesRequest, registry: Registry) -> None:
 async def create_message(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
     body = await request.body()
     head = decode_body(body, _Head)
-    route = registry.resolve(head.model)
+    route = registry.resolve(head.model)  # 404 for an unknown name, before anything else
     ctx = call_context(request, route, body, registry)
     meter = meter_of(request, model=head.model)
     trace = trace_of(request)
-    if isinstance(route.provider, MessagesProvider):
-        try:
-            result = await with_deadline(route.provider.messages(body, _headers(request), ctx), _total(route, registry))
-        except Unsupported:
-            pass
-        else:
-            trace.note(route)
-            if isinstance(result, bytes):
-                _meter_native(meter, result)
-                return Response(content=result, status_code=200, media_type="application/json")
-            try:
-                first = await with_deadline(anext(result, None), _total(route, registry))
-            except BaseException:
-                await resilience.close_quietly(result)
-                raise
-            return Stream(_native_relay(first, result, meter), media_type="text/event-stream", headers=_SSE_HEADERS)
-    req = decode_body(body, m.MessagesRequest)
-    _validate(req, registry)
-    chat = messages_bridge.to_chat_request(req)
-    chat_ctx = msgspec.structs.replace(ctx, body=None)
-    translator = messages_bridge.MessageStream(req, prompt_tokens=estimate_prompt_tokens(chat) + _tools_estimate(chat))
-    opened = await resilience.open_stream(registry, chat, chat_ctx, trace=trace)
-    if req.stream is True:
-        relay = _bridge_relay(opened, translator, meter, request_id=ctx.request_id, trace=trace)
+    call = _Call(body, registry, _headers(request))
+    started = await resilience.start(
+        registry, head.model, ctx, call.attempt, trace=trace, prompt_estimate=call.prompt_estimate
+    )
+    if isinstance(started, bytes):
+        _meter_native(meter, started)
+        return Response(content=started, status_code=200, media_type="application/json")
+    if isinstance(started, _Native):
+        relay = _native_relay(started.first, started.events, meter)
+        return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
+    assert call.req is not None and call.chat is not None
+    translator = messages_bridge.MessageStream(call.req, prompt_tokens=call.prompt_estimate())
+    if call.req.stream is True:
+        relay = _bridge_relay(started, translator, meter, request_id=ctx.request_id, trace=trace)
         return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
     try:
-        await _drain(opened, translator)
+        await _drain(started, translator)
     except (GeneratorExit, asyncio.CancelledError):
         _cancelled(translator, request_id=ctx.request_id, trace=trace, streamed=False)
         raise
     finally:
         _meter_bridge(meter, translator)
-        await opened.aclose()
+        await started.aclose()
     answer = translator.message()
     return Response(content=_encoder.encode(answer), status_code=200, media_type="application/json")
+
+
+class _Native:
+    __slots__ = ("events", "first")
+
+    def __init__(self, first: RawEvent | None, events: AsyncIterator[RawEvent]) -> None:
+        self.first = first
+        self.events = events
+
+
+class _Call:
+    """One ``/v1/messages`` call over its plan: each target natively when its provider speaks the
+    dialect, else bridged over ``stream_chat`` (the body decoded and checked on first need)."""
+
+    def __init__(self, body: bytes, registry: Registry, headers: dict[str, str]) -> None:
+        self.body = body
+        self.registry = registry
+        self.headers = headers
+        self.req: m.MessagesRequest | None = None
+        self.chat: ChatCompletionRequest | None = None
+
+    def bridged(self) -> ChatCompletionRequest:
+        if self.chat is None:
+            req = decode_body(self.body, m.MessagesRequest)
+            _validate(req, self.registry)
+            self.chat = messages_bridge.to_chat_request(req)
+            self.req = req
+        return self.chat
+
+    def prompt_estimate(self) -> int:
+        return estimate_prompt_tokens(self.chat) + _tools_estimate(self.chat) if self.chat is not None else 0
+
+    async def attempt(
+        self, route: Route, ctx: CallContext, deadline: float
+    ) -> bytes | _Native | resilience.OpenedStream:
+        if isinstance(route.provider, MessagesProvider):
+            try:
+                result = await route.provider.messages(self.body, self.headers, ctx)
+            except Unsupported:
+                pass
+            else:
+                if isinstance(result, bytes):
+                    return result
+                try:
+                    return _Native(await anext(result, None), result)
+                except BaseException:
+                    await resilience.close_quietly(result)
+                    raise
+        chat = self.bridged()
+        upstream = route.provider.stream_chat(chat, msgspec.structs.replace(ctx, body=None))
+        try:
+            first = await anext(upstream, None)
+        except BaseException:
+            await resilience.close_quietly(upstream)
+            raise
+        return resilience.OpenedStream(
+            registry=self.registry, route=route, first=first, upstream=upstream, deadline=deadline
+        )
 
 
 @post(

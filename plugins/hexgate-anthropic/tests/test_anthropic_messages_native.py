@@ -13,7 +13,7 @@ import anthropic
 import httpx
 import pytest
 
-from hexgate.testing import Reply, StubUpstream
+from hexgate.testing import Reply, StubUpstream, running_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +127,43 @@ def test_mid_stream_error_event_passes_through(sdk: anthropic.Anthropic, upstrea
         sdk.messages.stream(model=MODEL, max_tokens=5, messages=HI) as s,  # type: ignore[arg-type]
     ):
         s.until_done()
+
+
+@pytest.fixture(scope="module")
+def mixed(_stub: StubUpstream) -> Iterator[str]:
+    """A gateway whose ``claude-*`` names try Anthropic first, then an OpenAI-compatible upstream."""
+    config = f"""
+[providers.claude]
+plugin = "anthropic"
+api_key = "sk-ant-test-000"
+base_url = "{_stub.url}"
+
+[providers.oa]
+plugin = "openai"
+base_url = "{_stub.url}/v1"
+api_key = "oa-key"
+
+[models."claude-*"]
+targets = ["claude/claude-sonnet-4-5", "oa/fallback-model"]
+
+[routing]
+retries = 0
+"""
+    with running_gateway(config) as base:
+        yield base
+
+
+def test_an_overloaded_native_target_falls_back_to_a_bridged_one(mixed: str, upstream: StubUpstream) -> None:
+    upstream.routes["POST /v1/messages"] = Reply(
+        529, b'{"type":"error","error":{"type":"overloaded_error","message":"busy"}}'
+    )
+    choice = {"index": 0, "delta": {"role": "assistant", "content": "from the fallback"}, "finish_reason": "stop"}
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "fallback-model", "choices": [choice]}
+    frames = [f"data: {json.dumps(chunk)}\n\n".encode(), b"data: [DONE]\n\n"]
+    upstream.routes["POST /v1/chat/completions"] = Reply(body=frames, headers={"content-type": "text/event-stream"})
+    with anthropic.Anthropic(base_url=mixed, api_key="client-key", max_retries=0, timeout=30) as client:
+        raw = client.messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=20, messages=HI)  # type: ignore[arg-type]
+    message = raw.parse()
+    assert message.content[0].text == "from the fallback"  # type: ignore[union-attr]
+    assert raw.headers["x-hexgate-attempts"] == "2" and raw.headers["x-hexgate-provider"] == "oa"
+    assert [r.path for r in upstream.requests] == ["/v1/messages", "/v1/chat/completions"]
