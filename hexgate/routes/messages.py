@@ -31,7 +31,9 @@ from litestar.types import Message as ASGIMessage
 
 from hexgate import messages_bridge, resilience
 from hexgate.errors import ErrorEnvelope, HexgateError, InvalidRequest, Unsupported, UpstreamError, messages_error
+from hexgate.ops.keys import VirtualKey
 from hexgate.ops.meter import Meter, meter_of
+from hexgate.ops.middleware import KEY_STATE
 from hexgate.protocol import CallContext, MessagesProvider
 from hexgate.registry import Registry, Route
 from hexgate.routes._common import call_context, decode_body, trace_of, with_deadline
@@ -56,7 +58,6 @@ _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
 class _Head(msgspec.Struct):
     model: str
-    stream: bool = False
 
 
 class _Usage(msgspec.Struct):
@@ -203,10 +204,19 @@ class _Call:
 )
 async def count_tokens(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
     """The upstream's own count where it speaks the dialect, else hexgate's estimate (about four
-    characters a token plus framing, as for chat usage, with the tool definitions counted)."""
+    characters a token plus framing, as for chat usage, with the tool definitions counted). A virtual
+    key with a model list may count only for its models (403), as it may only call them."""
     body = await request.body()
-    req = decode_body(body, m.CountTokensRequest)
-    route = registry.resolve(req.model)
+    model = decode_body(body, _Head).model
+    key = request.scope.get("state", {}).get(KEY_STATE)
+    if isinstance(key, VirtualKey) and not key.allows(model):
+        raise InvalidRequest(
+            f"this key may not use model {model!r}; it may use: {', '.join(key.models)}",
+            param="model",
+            code="model_not_allowed",
+            status=403,
+        )
+    route = registry.resolve(model)
     if isinstance(route.provider, MessagesProvider):
         ctx = call_context(request, route, body, registry)
         try:
@@ -217,6 +227,7 @@ async def count_tokens(request: Request[Any, Any, Any], registry: NamedDependenc
         else:
             trace_of(request).note(route)
             return Response(content=raw, status_code=200, media_type="application/json")
+    req = decode_body(body, m.CountTokensRequest)
     chat = messages_bridge.to_chat_request(req, stream=False)
     count = m.TokenCount(input_tokens=estimate_prompt_tokens(chat) + _tools_estimate(chat))
     return Response(content=_encoder.encode(count), status_code=200, media_type="application/json")

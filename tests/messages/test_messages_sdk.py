@@ -462,6 +462,9 @@ def test_403_model_not_allowed_for_a_virtual_key(base: str) -> None:
         assert keyed.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=user("hi")).content
         with pytest.raises(anthropic.PermissionDeniedError) as caught:
             keyed.messages.create(model="claude-opus-4", max_tokens=5, messages=user("hi"))
+        assert keyed.messages.count_tokens(model="claude-haiku-4-5", messages=user("hi")).input_tokens > 0
+        with pytest.raises(anthropic.PermissionDeniedError):
+            keyed.messages.count_tokens(model="claude-opus-4", messages=user("hi"))
     assert _error_body(caught.value)["type"] == "permission_error"
 
 
