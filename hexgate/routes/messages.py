@@ -52,6 +52,8 @@ _HIDDEN_HEADERS = frozenset(
     {"authorization", "x-api-key", "cookie", "host", "content-length", "content-type", "connection",
      "transfer-encoding", "accept-encoding", "keep-alive", "te", "upgrade", "proxy-authorization"}
 )  # fmt: skip
+_MAX_STOPS = 256
+"""Stop sequences hexgate watches for on a bridged call; each is searched in every text delta."""
 _encoder = msgspec.json.Encoder()
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
@@ -91,6 +93,11 @@ def _total(route: Route, registry: Registry) -> float:
 def _validate(req: m.MessagesRequest, registry: Registry) -> None:
     if req.max_tokens < 1:
         raise InvalidRequest("max_tokens: must be at least 1", param="max_tokens")
+    if isinstance(req.stop_sequences, list) and len(req.stop_sequences) > _MAX_STOPS:
+        raise InvalidRequest(
+            f"stop_sequences: at most {_MAX_STOPS} for a bridged model (the gateway watches for each)",
+            param="stop_sequences",
+        )
     if not req.messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
     limit = registry.settings.server.max_messages
