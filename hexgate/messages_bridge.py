@@ -170,7 +170,7 @@ def _parts(block: m.ContentBlock, where: str) -> list[c.ContentPart]:
 
 
 def _kind(block: m.ContentBlock) -> str:
-    return str(msgspec.inspect.type_info(type(block)).tag)  # type: ignore[attr-defined]
+    return str(type(block).__struct_config__.tag)
 
 
 def _user(content: str | list[m.ContentBlock], where: str) -> list[c.ChatMessage]:

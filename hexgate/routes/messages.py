@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -52,6 +53,9 @@ _HIDDEN_HEADERS = frozenset(
     {"authorization", "x-api-key", "cookie", "host", "content-length", "content-type", "connection",
      "transfer-encoding", "accept-encoding", "keep-alive", "te", "upgrade", "proxy-authorization"}
 )  # fmt: skip
+_EVENT_NAMES: dict[type[Any], bytes] = {
+    cls: str(cls.__struct_config__.tag).encode() for cls in typing.get_args(m.StreamEvent)
+}
 _MAX_STOPS = 256
 """Stop sequences hexgate watches for on a bridged call; each is searched in every text delta."""
 _encoder = msgspec.json.Encoder()
@@ -249,9 +253,7 @@ def _tools_estimate(chat: Any) -> int:
 
 
 def _frame(event: m.StreamEvent) -> bytes:
-    data = _encoder.encode(event)
-    kind = msgspec.inspect.type_info(type(event)).tag  # type: ignore[attr-defined]
-    return b"event: " + str(kind).encode() + b"\ndata: " + data + b"\n\n"
+    return b"event: " + _EVENT_NAMES[type(event)] + b"\ndata: " + _encoder.encode(event) + b"\n\n"
 
 
 def _error_frame(exc: HexgateError) -> bytes:
