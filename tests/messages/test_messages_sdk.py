@@ -558,3 +558,15 @@ def test_failure_after_the_start_is_an_error_event(client: anthropic.Anthropic, 
         client.messages.stream(model="claude-x", max_tokens=50, messages=user("break now")) as stream,  # type: ignore[arg-type]
     ):
         stream.until_done()
+
+
+def test_client_disconnect_cancels_a_non_streamed_call(base: str, stub: StubUpstream) -> None:
+    before = stub.disconnects
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{base}/v1/messages",
+            headers={"x-api-key": STATIC},
+            json={"model": "claude-x", "max_tokens": 500, "messages": user("slow please")},
+            timeout=httpx.Timeout(10, read=1.0),
+        )
+    assert stub.wait_for(lambda: stub.disconnects > before, timeout=15)
