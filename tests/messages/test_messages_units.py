@@ -286,3 +286,17 @@ target = "b/exact"
     assert registry.plan("claude-opus-4").name == "claude-opus-4"
     with pytest.raises(Exception, match="not configured"):
         registry.resolve("gpt-4o")
+
+
+async def test_patterns_are_not_listed_as_models(tmp_path: Any) -> None:
+    class Listing:
+        async def list_models(self) -> list[Any]:
+            return []
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[providers.a]\nplugin = "echo"\n[models."claude-*"]\ntarget = "a/big"\n[models.short]\ntarget = "a/big"\n',
+        encoding="utf-8",
+    )
+    registry = Registry(load_settings(path), {"a": Listing()}, [])  # type: ignore[dict-item]
+    assert [model.id for model in await registry.list_models()] == ["short"]
