@@ -41,6 +41,8 @@ from hexgate.response_store import OWNER_STATE, PUBLIC_OWNER, ResponseStore, ope
 from hexgate.routes import ROUTE_HANDLERS
 from hexgate.routes._common import TRACE_KEY
 from hexgate.routes.images import FILES_PATH
+from hexgate.routes.messages import PREFIX as _MESSAGES_PREFIX
+from hexgate.routes.messages import dialect_errors
 from hexgate.routes.playground import PLAYGROUND_PATH
 from hexgate.settings import ServerSettings, Settings, load_settings
 
@@ -138,7 +140,7 @@ def _gateway_middleware(server: ServerSettings) -> Any:
     denied = _refusal(
         401,
         envelope(
-            "missing or wrong API key: send 'Authorization: Bearer <key>'",
+            "missing or wrong API key: send 'Authorization: Bearer <key>' (or 'x-api-key: <key>')",
             type="authentication_error",
             code="invalid_api_key",
         ),
@@ -159,12 +161,15 @@ def _gateway_middleware(server: ServerSettings) -> Any:
                 await app(scope, receive, send)
                 return
             request_id = ""
-            token = None
+            token = api_key = None
             for name, value in scope["headers"]:
                 if name == b"x-request-id":
                     request_id = value.decode("latin-1")[:128]
                 elif name == b"authorization" and value[:7].lower() == b"bearer ":
                     token = value[7:].strip()
+                elif name == b"x-api-key":  # what the Messages dialect's SDKs send
+                    api_key = value.strip()
+            token = token or api_key
             request_id = request_id or f"req_{uuid.uuid4().hex}"
             rid = request_id.encode("latin-1")
             state = scope.setdefault("state", {})
@@ -180,9 +185,12 @@ def _gateway_middleware(server: ServerSettings) -> Any:
                     message["headers"] = headers
                 await send(message)
 
+            reply: Send = send_with_id
+            if scope["path"].startswith(_MESSAGES_PREFIX):  # refusals in the Messages dialect's shape
+                reply = dialect_errors(send_with_id)
             if headers_too_large(scope, server.max_header_size):
                 for message in too_large:
-                    await send_with_id(message)
+                    await reply(message)
                 return
             if check is not None or virtual:
                 path = scope["path"]
@@ -201,13 +209,13 @@ def _gateway_middleware(server: ServerSettings) -> Any:
                     state[VIRTUAL_KEY_STATE] = token  # hexgate.ops sets the owner once the key checks out
                 else:
                     for message in denied:
-                        await send_with_id(message)
+                        await reply(message)
                     return
             else:
                 state[OWNER_STATE] = PUBLIC_OWNER
                 if token is not None:
                     state["client_token"] = token.decode("latin-1")
-            await run_guarded(app, scope, receive, send_with_id, client_timeout=server.client_timeout)
+            await run_guarded(app, scope, receive, reply, client_timeout=server.client_timeout)
 
         return middleware
 

@@ -18,6 +18,10 @@ with the status the class carries (table in ARCHITECTURE.md, "Errors")::
         ├── UpstreamTimeout           504 timeout_error
         └── UpstreamConnectError      502 upstream_error          nothing reached the upstream (safe to retry)
 
+Clients of the Messages dialect (``/v1/messages``) get the same failures in that dialect's shape,
+``{"type": "error", "error": {"type": str, "message": str}}``, from :func:`messages_error`
+(statuses and types below, from the Messages API's "Errors" page).
+
 Providers raise only these (never a web-framework exception). Messages say what
 to fix and never carry an upstream key or token: :func:`redact` strips anything
 that looks like one before a message leaves the process.
@@ -36,6 +40,8 @@ __all__ = [
     "ErrorEnvelope",
     "HexgateError",
     "InvalidRequest",
+    "MessagesError",
+    "MessagesErrorEnvelope",
     "ModelNotFound",
     "PayloadTooLarge",
     "Unsupported",
@@ -48,6 +54,7 @@ __all__ = [
     "UpstreamTimeout",
     "envelope",
     "from_upstream_status",
+    "messages_error",
     "redact",
 ]
 
@@ -211,3 +218,54 @@ def redact(text: str) -> str:
 def envelope(message: str, *, type: str, param: str | None = None, code: str | None = None) -> ErrorEnvelope:
     """Build the OpenAI error envelope for a failure that is not a :class:`HexgateError`."""
     return ErrorEnvelope(ErrorBody(message=redact(message), type=type, param=param, code=code))
+
+
+# ---------------------------------------------------------------- the Messages dialect
+
+
+class MessagesError(msgspec.Struct):
+    """The inner object of the Messages dialect's error body."""
+
+    type: str
+    message: str
+
+
+class MessagesErrorEnvelope(msgspec.Struct, tag="error", tag_field="type"):
+    """``{"type": "error", "error": {"type", "message"}}``: the Messages dialect's error body and the
+    data of its ``event: error`` stream frame."""
+
+    error: MessagesError
+
+
+_MESSAGES_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def messages_error(
+    status: int, message: str, *, type: str | None = None, code: str | None = None
+) -> tuple[int, MessagesErrorEnvelope]:
+    """The status and body a Messages-dialect client gets for a failure that hexgate renders with
+    ``status``, OpenAI ``type`` and ``code`` (any :class:`HexgateError`: ``messages_error(exc.status,
+    exc.message, type=exc.type, code=exc.code)``).
+
+    400 ``invalid_request_error``, 401 ``authentication_error``, 403 ``permission_error``, 404
+    ``not_found_error``, 413 ``request_too_large``, 429 ``rate_limit_error``, an overloaded upstream
+    (503 ``upstream_overloaded``) 529 ``overloaded_error``, 504 ``timeout_error``; another 4xx keeps
+    its status as ``invalid_request_error``, another 5xx as ``api_error``.
+    """
+    if code == "upstream_overloaded" or status == 529:
+        status = 529
+    kind = _MESSAGES_TYPES.get(status)
+    if kind is None:
+        kind = "invalid_request_error" if status < 500 else "api_error"
+    if type == "authentication_error" and status == 401:
+        kind = "authentication_error"
+    return status, MessagesErrorEnvelope(MessagesError(type=kind, message=redact(message)))

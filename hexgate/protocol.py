@@ -17,7 +17,8 @@ Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raise
 
 Optional capabilities are separate small protocols, checked with ``isinstance`` at call
 time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
-(``POST /v1/images/generations``).
+(``POST /v1/images/generations``). :class:`MessagesProvider` is a provider whose upstream speaks
+the Messages dialect itself; one without it is bridged over ``chat`` / ``stream_chat``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatComple
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model
-from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
+from hexgate.schemas.responses import RawEvent, Response, ResponseRequest, ResponseStreamEvent
 
-__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "Provider", "ProviderFactory"]
+__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "MessagesProvider", "Provider", "ProviderFactory"]
 
 PROTOCOL_VERSION = 1
 """Bumped on any breaking change; a provider declares the version it was built for as
@@ -83,6 +84,27 @@ class ImageProvider(Protocol):
     an upstream ``url`` (only when the client asked for ``url``)."""
 
     async def generate_image(self, request: ImageGenerationRequest, ctx: CallContext) -> ImagesResponse: ...
+
+
+@runtime_checkable
+class MessagesProvider(Protocol):
+    """Optional: an upstream that speaks the Messages dialect (``POST /v1/messages``) itself; the
+    client's body goes to it byte for byte (``model`` set to ``ctx.model``) and its answer comes back
+    as sent. ``body`` is the client's JSON body; ``headers`` are the client's request headers
+    (lower-case names, credentials and hop-by-hop headers removed): the provider passes on only those
+    its upstream defines (its version and beta headers). Raises the hexgate error tree, or
+    :class:`hexgate.errors.Unsupported` to have the core bridge this call over chat."""
+
+    async def messages(
+        self, body: bytes, headers: Mapping[str, str], ctx: CallContext
+    ) -> bytes | AsyncIterator[RawEvent]:
+        """The JSON answer as bytes, or (``"stream": true``) the events as they came, the answer's
+        status already checked; the iterator has ``aclose()``."""
+        ...
+
+    async def count_tokens(self, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
+        """The upstream's own ``count_tokens`` answer (``{"input_tokens": n}``) as bytes."""
+        ...
 
 
 class ProviderFactory(Protocol):

@@ -1,7 +1,10 @@
 """Providers built from settings, and model-name resolution.
 
 A model name is ``<provider id>/<upstream model id>`` (only the first ``/`` splits:
-``hf/openai/gpt-oss-120b:fireworks-ai``) or an alias from ``[models.<alias>]``.
+``hf/openai/gpt-oss-120b:fireworks-ai``) or an alias from ``[models.<alias>]``. An alias whose name
+holds ``*``, ``?`` or ``[`` is a pattern (``fnmatch``, case-sensitive: ``[models."claude-*"]``): a
+name that is neither an alias nor ``<provider id>/…`` of a configured provider takes the first
+pattern it matches, in config order. Nothing is kept per name a client sends.
 :meth:`Registry.resolve` gives the one :class:`Route` a name points at first;
 :meth:`Registry.plan` gives every route in the order to try them for one request
 (ranks, weights, open circuits), which :mod:`hexgate.resilience` walks.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import fnmatch
 import inspect
 import logging
 import os
@@ -28,7 +32,7 @@ from hexgate.protocol import Provider
 from hexgate.schemas.models import Model
 from hexgate.settings import AliasTarget, ConfigError, Settings, Timeouts, path_of
 
-__all__ = ["CONNECT_TIMEOUT", "Breaker", "Plan", "Registry", "Route", "build_registry"]
+__all__ = ["CONNECT_TIMEOUT", "Breaker", "Plan", "Registry", "Route", "build_registry", "is_pattern"]
 
 log = logging.getLogger("hexgate.registry")
 
@@ -39,6 +43,11 @@ _MODELS_TIMEOUT = 10.0
 CONNECT_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("hexgate_connect_timeout", default=None)
 """Seconds to connect for the upstream requests made in this context (set per attempt by
 :mod:`hexgate.resilience`); applied to every provider's HTTP client by a request hook."""
+
+
+def is_pattern(name: str) -> bool:
+    """True for a ``[models.<name>]`` that is an ``fnmatch`` pattern (holds ``*``, ``?`` or ``[``)."""
+    return any(ch in name for ch in "*?[")
 
 
 class Route(msgspec.Struct, frozen=True):
@@ -121,6 +130,7 @@ class Registry:
         self._aliases: dict[str, list[AliasTarget]] = {
             name: sorted(entry.entries(), key=lambda t: t.rank or 1) for name, entry in settings.models.items()
         }
+        self._patterns = [name for name in settings.models if is_pattern(name)]
         self._models_cache: tuple[float, list[Model]] | None = None
         self._models_lock = asyncio.Lock()
         self.breakers: dict[str, Breaker] = {}
@@ -128,18 +138,32 @@ class Registry:
         self.random = random.Random()
         """Draws the weighted order of equal-rank targets; tests may seed it."""
 
+    def alias_of(self, model: str) -> str | None:
+        """The ``[models.<alias>]`` name ``model`` uses: itself when it is an alias; else None for
+        ``<provider id>/…`` of a configured provider; else the first pattern it matches, or None."""
+        if model in self._aliases:
+            return model
+        pid, sep, _ = model.partition("/")
+        if sep and pid in self.providers:
+            return None
+        for pattern in self._patterns:
+            if fnmatch.fnmatchcase(model, pattern):
+                return pattern
+        return None
+
     def resolve(self, model: str) -> Route:
         """Find the provider for ``model`` (an alias: its first target by rank and list order).
         Raises :class:`ModelNotFound` (404) with what is known."""
-        entries = self._aliases.get(model)
-        if entries is None:
+        alias = self.alias_of(model)
+        if alias is None:
             return self._route(model, model, rank=1, weight=1.0, alias_timeouts=Timeouts())
+        entries = self._aliases[alias]
         return self._route(
             model,
             entries[0].target,
             rank=1,
             weight=entries[0].weight,
-            alias_timeouts=self.settings.models[model].timeouts,
+            alias_timeouts=self.settings.models[alias].timeouts,
         )
 
     def plan(self, model: str) -> Plan:
@@ -148,13 +172,14 @@ class Registry:
         weight); targets whose circuit is open go after every closed one (tried only when the others
         failed). Raises :class:`ModelNotFound` (404)."""
         routing = self.settings.routing
-        alias = self.settings.models.get(model)
-        if alias is None:
+        name = self.alias_of(model)
+        alias = self.settings.models.get(name) if name is not None else None
+        if name is None or alias is None:
             route = self._route(model, model, rank=1, weight=1.0, alias_timeouts=Timeouts())
             return Plan(name=model, routes=[route], retries=routing.retries, timeouts=route.timeouts)
         routes = [
             self._route(model, t.target, rank=t.rank or 1, weight=t.weight, alias_timeouts=alias.timeouts)
-            for t in self._aliases[model]
+            for t in self._aliases[name]
         ]
         ordered: list[Route] = []
         for rank in sorted({r.rank for r in routes}):
@@ -249,6 +274,8 @@ class Registry:
                 models.extend(msgspec.structs.replace(m, id=f"{pid}/{m.id}", provider=pid) for m in result)
             by_id = {m.id: m for m in models}
             for alias, entries in self._aliases.items():
+                if is_pattern(alias):  # a pattern names no model of its own
+                    continue
                 targets = [t.target for t in entries]
                 base = by_id.get(targets[0])
                 if base is not None:

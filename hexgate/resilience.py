@@ -27,6 +27,7 @@ Public entry points, for routes and for the Responses bridge::
     await embed(registry, request, ctx, trace=trace)         -> EmbeddingResponse
     opened = await open_stream(registry, request, ctx, trace=trace)
         opened.first (first chunk or None), opened.chunks (the rest, guarded), await opened.aclose()
+    await start(registry, model, ctx, op, trace=trace)       -> whatever op(route, ctx, deadline) starts
 
 ``ctx`` is a template: each attempt gets a copy with the target's model id and the time left.
 A :class:`Trace` records which target answered and after how many attempts (the middleware sends
@@ -70,6 +71,7 @@ __all__ = [
     "log_cancelled",
     "open_stream",
     "retry_after_from",
+    "start",
 ]
 
 log = logging.getLogger("hexgate.resilience")
@@ -401,6 +403,41 @@ async def open_stream(
         log_cancelled(
             ctx.request_id, trace, prompt_tokens=estimate_prompt_tokens(request), completion_tokens=0, streamed=True
         )
+        raise
+
+
+async def start(
+    registry: Registry,
+    model: str,
+    ctx: CallContext,
+    op: Callable[[Route, CallContext, float], Awaitable[T]],
+    *,
+    trace: Trace | None = None,
+    prompt_estimate: Callable[[], int] = lambda: 0,
+) -> T:
+    """Run ``op(route, call_ctx, deadline)`` on the plan's targets until one succeeds, with the
+    fallbacks, retries and ``first_byte`` limit of :func:`open_stream`: for routes that pick what to
+    call per target (a native dialect or a bridge). ``op`` returns once its answer has started;
+    ``deadline`` (``loop.time()`` seconds) is the request's total, for an :class:`OpenedStream`.
+    ``op`` must release what it opened when it fails or is cancelled."""
+    plan = registry.plan(model)
+    trace = trace if trace is not None else Trace()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (plan.timeouts.total or registry.settings.server.request_timeout)
+
+    async def attempt(route: Route, left: float) -> T:
+        limit = _limit(route, left)
+        token = CONNECT_TIMEOUT.set(route.timeouts.connect)
+        try:
+            call_ctx = msgspec.structs.replace(ctx, model=route.model, timeout=left)
+            return await _timed(op(route, call_ctx, deadline), limit, f"{route.provider_id} did not start answering")
+        finally:
+            CONNECT_TIMEOUT.reset(token)
+
+    try:
+        return await _walk(registry, plan, trace, attempt)
+    except asyncio.CancelledError:
+        log_cancelled(ctx.request_id, trace, prompt_tokens=prompt_estimate(), completion_tokens=0, streamed=True)
         raise
 
 

@@ -23,6 +23,10 @@ Aliases with fallbacks and load balancing::
     retries = 1                                           # overrides [routing].retries
     timeouts = { first_byte = 20, total = 60 }
 
+An alias name holding ``*``, ``?`` or ``[`` is a pattern (``fnmatch``): ``[models."claude-*"]
+target = "deepseek/deepseek-chat"`` serves every such name a client sends (exact aliases and
+``<provider id>/…`` names first, then patterns in file order).
+
 The list is the fallback order: an entry's ``rank`` defaults to its 1-based position, so plain
 strings are tried one after the other; entries given the same ``rank`` share the load by
 ``weight``. A target is left for the next one on a connection error, a timeout, a 429 or a 5xx

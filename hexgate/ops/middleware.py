@@ -7,7 +7,7 @@ request::
     pin the current registry (hexgate.ops.reload) and set the request id for log lines
     a virtual key?            look it up (cache ≤ 0.5 s): unknown, revoked, expired → 401; else it owns the
                               request's stored Responses (``vk:<key id>``, :mod:`hexgate.response_store`)
-    a model operation?        (POST /v1/chat/completions, /v1/embeddings, /v1/responses, /v1/images/generations)
+    a model operation?        (POST /v1/chat/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/images/…)
       key with a model list   read the body's "model" (the body is then replayed to the route) → 403 if not allowed
       key with limits         one store round trip → 429 with retry-after and x-ratelimit-* headers
       run the route; on the answer's last body message, before it leaves: charge the key's tokens and
@@ -51,6 +51,7 @@ KEY_STATE = "hexgate_key"
 OPERATIONS = {
     "/v1/chat/completions": "chat",
     "/v1/responses": "chat",
+    "/v1/messages": "chat",
     "/v1/embeddings": "embeddings",
     "/v1/images/generations": "generate_content",
 }

@@ -181,6 +181,23 @@ class TracedProvider:
         span.end()
         return result
 
+    async def messages(self, body: bytes, headers: Any, ctx: CallContext) -> Any:
+        """The native Messages dialect when the provider has it; else ``Unsupported`` (the core bridges)."""
+        native = getattr(self._inner, "messages", None)
+        if native is None:
+            raise Unsupported("this provider does not speak the Messages dialect natively")
+        span = self._start("chat", ctx)
+        try:
+            result = await native(body, headers, ctx)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        if hasattr(result, "__aiter__"):
+            return _events(result, span)
+        span.end()
+        return result
+
 
 async def _events(events: Any, span: Any) -> AsyncIterator[Any]:
     try:

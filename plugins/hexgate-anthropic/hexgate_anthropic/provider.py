@@ -6,6 +6,9 @@ bodies are read raw (``with_streaming_response``) and decoded with msgspec (:mod
 then translated by the pure :mod:`.translate` and :mod:`.stream`. Retries are the client's
 business (``max_retries=0``), so a 429's ``retry-after`` reaches it unchanged.
 
+It also speaks the Messages dialect natively (:class:`hexgate.protocol.MessagesProvider`):
+``/v1/messages`` bodies pass through byte for byte (:mod:`hexgate_anthropic.messages`).
+
 Errors (ARCHITECTURE.md "Errors", via :func:`hexgate.errors.from_upstream_status`):
 400/404/413 → the same status (``invalid_request_error``), 401/403 → 502, 429 → 429 with
 ``retry-after``, 529 → 503, 500 → 502, SDK timeout → 504 :class:`UpstreamTimeout`,
@@ -39,8 +42,9 @@ from hexgate.resilience import retry_after_from
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model
-from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
+from hexgate.schemas.responses import RawEvent, Response, ResponseRequest, ResponseStreamEvent
 from hexgate.sse import iter_sse
+from hexgate_anthropic import messages as native
 from hexgate_anthropic import wire
 from hexgate_anthropic.settings import AnthropicSettings
 from hexgate_anthropic.stream import StreamTranslator
@@ -61,6 +65,7 @@ class AnthropicProvider:
             headers["anthropic-version"] = self.settings.anthropic_version
         if self.settings.anthropic_beta:
             headers["anthropic-beta"] = ",".join(self.settings.anthropic_beta)
+        self.http = http
         self._client = anthropic.AsyncAnthropic(
             api_key=self.settings.api_key,
             base_url=self.settings.base_url,
@@ -69,6 +74,11 @@ class AnthropicProvider:
             timeout=self.settings.timeout,
             default_headers=headers or None,
         )
+
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client (its base URL and auth headers serve the native pass-through)."""
+        return self._client
 
     def _timeout(self, ctx: CallContext) -> float:
         return min(self.settings.timeout, ctx.timeout)
@@ -174,6 +184,19 @@ class AnthropicProvider:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ native Messages
+
+    async def messages(
+        self, body: bytes, headers: Mapping[str, str], ctx: CallContext
+    ) -> bytes | AsyncIterator[RawEvent]:
+        """:class:`hexgate.protocol.MessagesProvider`: the client's body passed through
+        (:mod:`hexgate_anthropic.messages`)."""
+        return await native.create_message(self, body, headers, ctx)
+
+    async def count_tokens(self, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
+        """The upstream's own token count for the client's ``count_tokens`` body."""
+        return await native.count_tokens(self, body, headers, ctx)
 
     # ------------------------------------------------------------ the rest
 

@@ -1,0 +1,153 @@
+"""Native Messages pass-through: ``POST {base_url}/v1/messages`` and ``/v1/messages/count_tokens``.
+
+The client's body goes upstream as it came, key for key (``model`` set to the upstream's id; unknown
+keys, ``cache_control``, citations, server tools, thinking signatures included), with the client's
+``anthropic-version`` (else the configured one, else the SDK's) and ``anthropic-beta`` (merged with
+the configured betas). The answer comes back byte for byte: a JSON message as bytes, an event stream
+as :class:`~hexgate.schemas.responses.RawEvent`\\ s read by :func:`hexgate.native.open_events`
+(captures ``anthropic-sdk-python/*.sse``). The request is sent on the core's HTTP client with the
+SDK's base URL and auth headers, so that the body is not re-encoded by the SDK.
+
+Errors map as for chat (:func:`hexgate_anthropic.provider.upstream_error`): the upstream's own
+message, 429 with ``retry-after``, 529 → overloaded; an ``event: error`` inside the stream reaches
+the client as sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, cast
+
+import httpx
+import msgspec
+from msgspec import Raw
+
+from hexgate.errors import HexgateError, UpstreamError, from_upstream_status
+from hexgate.native import open_events
+from hexgate.protocol import CallContext
+from hexgate.resilience import retry_after_from
+from hexgate.schemas.responses import RawEvent
+
+if TYPE_CHECKING:
+    from hexgate_anthropic.provider import AnthropicProvider
+
+__all__ = ["count_tokens", "create_message"]
+
+_encoder = msgspec.json.Encoder()
+_fields = msgspec.json.Decoder(dict[str, Raw])
+_VERSION = "anthropic-version"
+_BETA = "anthropic-beta"
+
+
+class _Error(msgspec.Struct):
+    type: str = "error"
+    message: str = ""
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _Error | None = None
+
+
+_error_decoder = msgspec.json.Decoder(_ErrorBody)
+
+
+def payload(body: bytes, model: str) -> bytes:
+    """The client's body with ``model`` replaced; every other key (and its bytes) as it came."""
+    fields = _fields.decode(body)
+    fields["model"] = Raw(_encoder.encode(model))
+    return _encoder.encode(fields)
+
+
+def headers_for(provider: AnthropicProvider, client: Mapping[str, str]) -> dict[str, str]:
+    """Auth, content type, version and betas for one pass-through request."""
+    settings = provider.settings
+    out = {k: v for k, v in provider.client.auth_headers.items()}
+    out["content-type"] = "application/json"
+    out["accept"] = "application/json"
+    version = client.get(_VERSION) or settings.anthropic_version or provider.client.default_headers.get(_VERSION)
+    if isinstance(version, str) and version:
+        out[_VERSION] = version
+    betas = [b.strip() for b in client.get(_BETA, "").split(",") if b.strip()]
+    betas += [b for b in settings.anthropic_beta if b not in betas]
+    if betas:
+        out[_BETA] = ",".join(betas)
+    return out
+
+
+def _status_error(response: httpx.Response, body: bytes) -> HexgateError:
+    try:
+        error = _error_decoder.decode(body).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        error = None
+    if error is not None and error.message:
+        message = f"{error.message} (Anthropic {error.type})"
+    else:
+        message = body[:500].decode("utf-8", "replace") or f"Anthropic answered {response.status_code}"
+    return from_upstream_status(response.status_code, message, retry_after=retry_after_from(response.headers))
+
+
+@asynccontextmanager
+async def _open(
+    provider: AnthropicProvider, path: str, body: bytes, headers: Mapping[str, str], ctx: CallContext
+) -> AsyncIterator[httpx.Response]:
+    from hexgate_anthropic.provider import upstream_error
+
+    http = provider.http
+    url = str(provider.client.base_url).rstrip("/") + path
+    request = http.build_request(
+        "POST",
+        url,
+        content=payload(body, ctx.model),
+        headers=headers_for(provider, headers),
+        timeout=min(provider.settings.timeout, ctx.timeout),
+    )
+    try:
+        response = await http.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise upstream_error(exc) from None
+    try:
+        if response.status_code >= 400:
+            raise _status_error(response, await response.aread())
+        yield response
+    except httpx.HTTPError as exc:
+        raise upstream_error(exc) from None
+    finally:
+        await response.aclose()
+
+
+def _not_a_stream(response: httpx.Response, body: bytes) -> BaseException:
+    return UpstreamError(
+        f"Anthropic answered a streamed request with {response.headers.get('content-type') or 'no content type'}"
+    )
+
+
+class _Stream(msgspec.Struct):
+    stream: bool = False
+
+
+async def create_message(
+    provider: AnthropicProvider, body: bytes, headers: Mapping[str, str], ctx: CallContext
+) -> bytes | AsyncIterator[RawEvent]:
+    """The upstream's answer to the client's ``/v1/messages`` body (see the module docstring)."""
+    from hexgate_anthropic.provider import upstream_error
+
+    try:
+        stream = msgspec.json.decode(body, type=_Stream).stream
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        stream = False
+    answer = _open(provider, "/v1/messages", body, headers, ctx)
+    if stream:
+        relay = await open_events(answer, not_a_stream=_not_a_stream)
+        return cast(AsyncIterator[RawEvent], relay)
+    async with answer as response:
+        try:
+            return await response.aread()
+        except httpx.HTTPError as exc:
+            raise upstream_error(exc) from None
+
+
+async def count_tokens(provider: AnthropicProvider, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
+    """The upstream's own ``count_tokens`` answer, as bytes."""
+    async with _open(provider, "/v1/messages/count_tokens", body, headers, ctx) as response:
+        return await response.aread()
