@@ -105,7 +105,8 @@ TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-"""The one tool the ``tool_calls`` checks offer; the arranged upstream must call it."""
+"""The one tool the ``tool_calls`` checks offer (renamed to ``Scenario.tool_name``); the arranged
+upstream must call it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +119,8 @@ class Scenario:
     """The user message sent (a provider without an upstream can be driven by it)."""
     text: str | None = None
     """The exact answer text the upstream gives, when known (``chat``, ``stream``)."""
+    tool_name: str = "get_weather"
+    """``tool_calls``: the name of the one tool offered (see :data:`TOOL`); the upstream calls it."""
     dimensions: int | None = None
     """``embeddings``: ask for this many dimensions (None: do not send ``dimensions``)."""
     cancelled: Callable[[], bool] | None = None
@@ -229,7 +232,9 @@ def serve(target: Target) -> Iterator[Gateway]:
         app = create_app(load_settings(path, env={}))
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info", log_config=None, lifespan="on", access_log=False)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="info", log_config=None, lifespan="on", access_log=False
+        )
     )
     handler = _Lines()
     root = logging.getLogger()
@@ -398,7 +403,11 @@ class Conformance:
     def test_tool_calls(self, request: pytest.FixtureRequest, hexgate_target: Target, hexgate_gateway: Gateway) -> None:
         scenario = self._arrange(request, hexgate_target, "tool_calls")
         chunks = self._stream(
-            hexgate_gateway, self._model(hexgate_target, scenario), scenario, tools=[TOOL], tool_choice="auto"
+            hexgate_gateway,
+            self._model(hexgate_target, scenario),
+            scenario,
+            tools=[{**TOOL, "function": {**TOOL["function"], "name": scenario.tool_name}}],
+            tool_choice="auto",
         )
         assert check_stream(chunks) == []
         calls: dict[int, dict[str, str]] = {}
@@ -410,7 +419,7 @@ class Conformance:
                     slot["arguments"] += (call.get("function") or {}).get("arguments") or ""
         assert calls, "no tool call streamed"
         first = calls[min(calls)]
-        assert first["name"] == "get_weather"
+        assert first["name"] == scenario.tool_name
         assert isinstance(json.loads(first["arguments"]), dict)
         finishes = [ch["finish_reason"] for c in chunks for ch in c["choices"] if ch.get("finish_reason")]
         assert finishes == ["tool_calls"]
@@ -438,14 +447,19 @@ class Conformance:
         data = r.json()["data"]
         assert [d["index"] for d in data] == [0, 1]
         if encoding == "base64":
-            vectors = [struct.unpack(f"<{len(raw) // 4}f", raw) for raw in (base64.b64decode(d["embedding"]) for d in data)]
+            vectors = [
+                struct.unpack(f"<{len(raw) // 4}f", raw) for raw in (base64.b64decode(d["embedding"]) for d in data)
+            ]
         else:
             vectors = [tuple(d["embedding"]) for d in data]
         assert len({len(v) for v in vectors}) == 1 and vectors[0]
         if scenario.dimensions is not None:
             assert len(vectors[0]) == scenario.dimensions
         sdk = hexgate_gateway.client.embeddings.create(
-            model=body["model"], input="one", encoding_format=encoding, **extra  # type: ignore[arg-type]
+            model=body["model"],
+            input="one",
+            encoding_format=encoding,
+            **extra,  # type: ignore[arg-type]
         )
         assert len(sdk.data) == 1
 
@@ -456,7 +470,8 @@ class Conformance:
         assert wanted in listed, f"{wanted} not in {sorted(listed)}"
         extra = listed[wanted].model_extra or {}
         assert extra.get("provider") == hexgate_target.name
-        assert isinstance(extra.get("capabilities"), dict) and extra["capabilities"], "no capability metadata"
+        capabilities = extra.get("capabilities", {})  # only what the upstream tells
+        assert isinstance(capabilities, dict) and all(isinstance(v, bool) for v in capabilities.values())
         assert hexgate_gateway.client.models.retrieve(wanted).id == wanted
 
     def _error(
@@ -464,7 +479,9 @@ class Conformance:
     ) -> tuple[int, dict[str, Any], openai.APIStatusError]:
         scenario = self._arrange(request, target, feature, arrange)
         with pytest.raises(openai.APIStatusError) as info:
-            gateway.client.chat.completions.create(model=self._model(target, scenario), messages=self._messages(scenario))
+            gateway.client.chat.completions.create(
+                model=self._model(target, scenario), messages=self._messages(scenario)
+            )
         status, body = _status(info.value)
         error = body.get("error") or {}
         assert isinstance(error.get("message"), str) and isinstance(error.get("type"), str), body
