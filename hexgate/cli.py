@@ -168,8 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     hash_key.add_argument("key", nargs="?", help="the key (default: one line from standard input)")
     hash_key.set_defaults(func=_hash_key)
-    new_plugin = sub.add_parser("new-plugin", help="write a new provider plugin distribution (with tests) to start from")
-    new_plugin.add_argument("name", help="the plugin's name: plugin = \"NAME\" in config, distribution hexgate-NAME")
+    new_plugin = sub.add_parser(
+        "new-plugin", help="write a new provider plugin distribution (with tests) to start from"
+    )
+    new_plugin.add_argument("name", help='the plugin\'s name: plugin = "NAME" in config, distribution hexgate-NAME')
     new_plugin.add_argument("--dir", default=".", help="where to create hexgate-NAME/ (default: here)")
     new_plugin.set_defaults(func=_new_plugin)
     add_commands(sub)

@@ -1,4 +1,4 @@
-"""The provider × feature matrix (``docs/providers.md``) from the conformance suite's results.
+"""The provider by feature matrix (``docs/providers.md``) from the conformance suite's results.
 
 Usage::
 
@@ -21,7 +21,7 @@ from hexgate.testing.conformance import FEATURES
 
 __all__ = ["cell", "main", "render"]
 
-HEADER = """# Providers × features
+HEADER = """# Providers and features
 
 What each bundled provider does, as its conformance tests saw it
 ([`hexgate.testing.conformance`](../hexgate/testing/conformance.py), run against each plugin's stub upstream
@@ -36,7 +36,7 @@ python -m hexgate.testing.matrix results.json -o docs/providers.md
 
 
 def cell(results: Sequence[Mapping[str, str]]) -> str:
-    """One provider × feature: the outcomes of its checks (``outcome``, ``status``, ``detail``)."""
+    """One provider by feature: the outcomes of its checks (``outcome``, ``status``, ``detail``)."""
     if not results:
         return "—"
     if any(r["outcome"] == "failed" for r in results):
