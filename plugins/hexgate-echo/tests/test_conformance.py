@@ -8,9 +8,9 @@ the reason, and the suite skips it.
 from __future__ import annotations
 
 import pytest
+from hexgate_echo import EchoProvider
 
 from hexgate.testing.conformance import Conformance, Scenario, Target, unsupported
-from hexgate_echo import EchoProvider
 
 NO_UPSTREAM = "echo has no upstream"
 FAILS = {"error_400": 400, "error_401": 401, "error_403": 403, "error_404": 404, "error_429": 429}
