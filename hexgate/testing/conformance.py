@@ -97,7 +97,7 @@ FEATURES: dict[str, str] = {
 that ``error_auth`` arranges ``error_401`` and ``error_403``, ``error_5xx`` arranges ``error_500``
 and ``error_503``, and ``stream_usage`` arranges ``stream``."""
 
-TOOL = {
+TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -456,10 +456,10 @@ class Conformance:
         if scenario.dimensions is not None:
             assert len(vectors[0]) == scenario.dimensions
         sdk = hexgate_gateway.client.embeddings.create(
-            model=body["model"],
+            model=self._model(hexgate_target, scenario),
             input="one",
-            encoding_format=encoding,
-            **extra,  # type: ignore[arg-type]
+            encoding_format="float" if encoding == "float" else "base64",
+            **extra,
         )
         assert len(sdk.data) == 1
 
