@@ -39,8 +39,9 @@ def cell(results: Sequence[Mapping[str, str]]) -> str:
     """One provider by feature: the outcomes of its checks (``outcome``, ``status``, ``detail``)."""
     if not results:
         return "—"
-    if any(r["outcome"] == "failed" for r in results):
-        return "FAILS"
+    failed = [r for r in results if r["outcome"] == "failed"]
+    if failed:
+        return f"FAILS ({failed[0]['detail']})" if failed[0]["detail"] else "FAILS"
     skipped = [r for r in results if r["outcome"] == "skipped"]
     if skipped and len(skipped) == len(results):
         first = skipped[0]
