@@ -68,11 +68,13 @@ from hexgate.testing import check_stream, free_port
 
 __all__ = [
     "FEATURES",
+    "RESULTS",
     "Conformance",
     "Gateway",
     "Scenario",
     "Target",
     "emulated",
+    "run_last",
     "unsupported",
     "untested",
 ]
@@ -83,7 +85,7 @@ FEATURES: dict[str, str] = {
     "stream_usage": "stream usage chunk",
     "tool_calls": "tool calls (streamed)",
     "reasoning": "reasoning_content",
-    "embeddings": "embeddings (float, base64, dimensions)",
+    "embeddings": "embeddings (float, base64; dimensions where offered)",
     "models": "model list and metadata",
     "error_400": "upstream 400 → 400",
     "error_auth": "upstream 401/403 → 502",
@@ -274,7 +276,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-_ALL: list[dict[str, str]] = []
+RESULTS: list[dict[str, str]] = []
 """Every conformance outcome of this session (what ``--hexgate-matrix`` writes)."""
 
 
@@ -283,7 +285,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "hexgate_feature" not in props or (report.when != "call" and report.passed):
         return
     known = getattr(report, "wasxfail", None)  # a check marked xfail(strict=True): a known failure
-    _ALL.append(
+    RESULTS.append(
         {
             "provider": str(props["hexgate_provider"]),
             "feature": str(props["hexgate_feature"]),
@@ -295,10 +297,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     )
 
 
+def run_last(function: Callable[..., None]) -> Callable[..., None]:
+    """Mark a test to run after every other test of the session (e.g. one that reads
+    :data:`RESULTS` of this run)."""
+    function._hexgate_run_last = True  # type: ignore[attr-defined]
+    return function
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    last = [i for i in items if getattr(getattr(i, "function", None), "_hexgate_run_last", False)]
+    if last:
+        items[:] = [i for i in items if i not in last] + last
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("--hexgate-matrix", None)
     if path:
-        Path(path).write_text(json.dumps({"results": _ALL}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        Path(path).write_text(json.dumps({"results": RESULTS}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -55,18 +55,29 @@ def cell(results: Sequence[Mapping[str, str]]) -> str:
 
 
 def render(results: Iterable[Mapping[str, str]]) -> str:
-    """The whole Markdown page: one row per feature, one column per provider (sorted by name)."""
+    """The whole Markdown page: one row per feature, one column per provider (sorted by name); a
+    cell's reason goes into a numbered note under the table."""
     by: dict[tuple[str, str], list[Mapping[str, str]]] = {}
     for r in results:
         by.setdefault((r["provider"], r["feature"]), []).append(r)
     providers = sorted({p for p, _ in by})
+    notes: dict[str, int] = {}
+
+    def short(text: str) -> str:
+        word, sep, detail = text.partition(" (")
+        if not sep:
+            return word
+        number = notes.setdefault(detail.removesuffix(")"), len(notes) + 1)
+        return f"{word} [{number}]"
+
     lines = [
         "| feature | " + " | ".join(f"`{p}`" for p in providers) + " |",
         "|---|" + "---|" * len(providers),
     ]
     for feature, text in FEATURES.items():
-        cells = [cell(by.get((p, feature), [])).replace("|", "\\|") for p in providers]
+        cells = [short(cell(by.get((p, feature), []))) for p in providers]
         lines.append(f"| {text} | " + " | ".join(cells) + " |")
+    lines += ["", *(f"{n}. {detail.replace('|', '/')}" for detail, n in notes.items())]
     return HEADER + "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from hexgate_echo import EchoProvider
 
-from hexgate.testing.conformance import Conformance, Scenario, Target, unsupported
+from hexgate.testing.conformance import Conformance, Scenario, Target, emulated, unsupported
 
 NO_UPSTREAM = "echo has no upstream"
 FAILS = {"error_400": 400, "error_401": 401, "error_403": 403, "error_404": 404, "error_429": 429}
@@ -25,7 +25,9 @@ def arrange(feature: str) -> Scenario:
     if feature == "models":
         return Scenario()
     if feature in FAILS:
-        return Scenario(prompt=f"!fail {FAILS[feature]}")
+        return emulated(
+            "echo raises the mapped error for the prompt `!fail <status>`", prompt=f"!fail {FAILS[feature]}"
+        )
     if feature in ("tool_calls", "reasoning"):
         return unsupported("echo only repeats the user's text")
     return unsupported(NO_UPSTREAM)  # timeout, error_in_200, midstream_error, cancellation
