@@ -30,7 +30,7 @@ user would. What it checks is ARCHITECTURE.md's "Streaming rules" and "Errors" t
 - ``tool_calls`` (index, id and name on a call's first delta, then arguments only), ``reasoning``;
 - ``embeddings`` (float and base64, ``dimensions``), ``models`` (the listing and its metadata);
 - the error mapping: ``error_400``, ``error_auth`` (401/403 → 502), ``error_404``, ``error_429`` (with
-  ``retry-after``), ``error_5xx`` (500 → 502, 503 → 503), ``timeout`` (504), ``error_in_200`` (502),
+  ``retry-after``), ``error_5xx`` (500 → 502, 503 → 503), ``timeout`` (504), ``error_in_200`` (502; 429 for a quota),
   ``midstream_error`` (one error frame the SDK raises on);
 - ``cancellation`` (a client that leaves mid-stream cancels the upstream request) and ``secrets``
   (``Target.secret`` in no error body and no log line).
@@ -39,9 +39,11 @@ A feature the driver answers with :func:`unsupported` is skipped with that reaso
 failed; :func:`untested` skips a feature the wiring does not reach yet. A check that fails for a
 known reason is overridden in the subclass with ``@pytest.mark.xfail(strict=True, reason=...)``
 (calling ``super()``): CI stays green, the matrix says "FAILS (reason)", and the fix turns it red
-until the mark goes. Run with
-``--hexgate-matrix=PATH`` to write every outcome as JSON for :mod:`hexgate.testing.matrix`.
+until the mark goes. Run with ``--hexgate-matrix=PATH`` to write every outcome as JSON for
+:mod:`hexgate.testing.matrix`.
 """
+
+from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
