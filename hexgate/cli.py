@@ -1,4 +1,4 @@
-"""``hexgate serve | models | plugins | check | hash-key | keys | usage``.
+"""``hexgate serve | models | plugins | check | hash-key | new-plugin | keys | usage``.
 
 Exit codes: 0 fine, 1 a provider check failed, 2 the config (or a plugin it uses) is unusable.
 """
@@ -130,6 +130,20 @@ def _hash_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_plugin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hexgate.scaffold import ScaffoldError, write_plugin
+
+    try:
+        root = write_plugin(args.name, Path(args.dir))
+    except ScaffoldError as exc:
+        print(f"hexgate: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {root}\nnext: cd {root} && pip install -e '.[test]' && pytest")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hexgate", description="OpenAI-compatible gateway to every model provider.")
     parser.add_argument("--version", action="version", version=f"hexgate {__version__}")
@@ -154,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     hash_key.add_argument("key", nargs="?", help="the key (default: one line from standard input)")
     hash_key.set_defaults(func=_hash_key)
+    new_plugin = sub.add_parser(
+        "new-plugin", help="write a new provider plugin distribution (with tests) to start from"
+    )
+    new_plugin.add_argument("name", help='the plugin\'s name: plugin = "NAME" in config, distribution hexgate-NAME')
+    new_plugin.add_argument("--dir", default=".", help="where to create hexgate-NAME/ (default: here)")
+    new_plugin.set_defaults(func=_new_plugin)
     add_commands(sub)
     args = parser.parse_args(argv)
     try:

@@ -19,6 +19,20 @@ Optional capabilities are separate small protocols, checked with ``isinstance`` 
 time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
 (``POST /v1/images/generations``). :class:`MessagesProvider` is a provider whose upstream speaks
 the Messages dialect itself; one without it is bridged over ``chat`` / ``stream_chat``.
+
+Compatibility policy. A provider declares the protocol it was written for as a literal class
+attribute, ``protocol_version = 1`` (none declared counts as the current one); the registry refuses,
+at start-up and naming both numbers, a plugin written for another. Within one
+:data:`PROTOCOL_VERSION` (any minor or patch release of hexgate) changes are additive only: new
+optional fields (``UNSET`` / defaulted) on the wire Structs and on :class:`CallContext`, new
+optional capability protocols and hooks, new error subclasses (an existing class keeps its status),
+new ``hexgate.testing`` helpers and conformance checks. Removing or renaming a method, a field or a
+hook, changing a signature, a type, a meaning, an error's status or what the factory receives
+bumps :data:`PROTOCOL_VERSION`; that happens only in a minor (or major) release, never a patch,
+with a migration note in the release notes. On a bump a plugin author follows the note, sets
+``protocol_version`` to the new number, raises the ``hexgate>=`` lower bound to that release
+(an older plugin release, pinned below it, keeps serving older gateways) and runs
+:mod:`hexgate.testing.conformance` again.
 """
 
 from __future__ import annotations
