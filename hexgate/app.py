@@ -246,7 +246,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None, reload_on_sig
         registry = await build_registry(settings)
         app.state.registry = registry
         store_url = settings.server.response_store or settings.server.store
-        app.state.response_store = open_store(store_url, ttl=settings.server.response_ttl)
+        server = settings.server
+        app.state.response_store = open_store(store_url, ttl=server.response_ttl, timeout=server.store_timeout)
         try:
             yield
         finally:

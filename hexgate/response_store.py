@@ -88,8 +88,9 @@ class ResponseStore:
         return f"resp:{response_id}"
 
 
-def open_store(url: str | None, *, ttl: float) -> ResponseStore:
-    """The store ``server.response_store`` names: ``memory`` (also for None) or ``redis://…`` / ``rediss://…``.
+def open_store(url: str | None, *, ttl: float, timeout: float = 1.0) -> ResponseStore:
+    """The store ``server.response_store`` names: ``memory`` (also for None) or ``redis://…`` / ``rediss://…``;
+    ``timeout``: seconds to connect to Redis and for each command (``server.store_timeout``).
 
     Raises ValueError for another value, or for a Redis URL when the ``redis`` package is missing.
     """
@@ -99,7 +100,11 @@ def open_store(url: str | None, *, ttl: float) -> ResponseStore:
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from litestar.stores.redis import RedisStore
+
+            from hexgate.ops.state import redis_client
+
+            client = redis_client(url, timeout=timeout)
         except ImportError:
             raise ValueError("a Redis response store needs the 'redis' package (pip install redis)") from None
-        return ResponseStore(RedisStore.with_client(url=url, namespace="hexgate"), ttl=seconds)
+        return ResponseStore(RedisStore(client, namespace="hexgate", handle_client_shutdown=True), ttl=seconds)
     raise ValueError(f"{url!r} is not a response store: use 'memory' or a redis:// URL")
