@@ -94,8 +94,8 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """Seconds a client may take to send a request's head (request line and headers) once its connection
     is open or its previous answer was sent; past it the connection is closed (``hexgate serve``)."""
-    keepalive_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
-    """Seconds an idle keep-alive connection is kept open between requests (``hexgate serve``)."""
+    keepalive_timeout: Annotated[int, msgspec.Meta(gt=0)] = 5
+    """Whole seconds an idle keep-alive connection is kept open between requests (``hexgate serve``)."""
     store_timeout: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     """Seconds to connect to a Redis ``store`` / ``response_store`` and to wait for each command; past it a
     keyed request is a 503 (the store is unavailable)."""
