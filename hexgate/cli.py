@@ -62,6 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
             log_level="info" if args.access_log else "warning",
             timeout_graceful_shutdown=30,
+            timeout_worker_healthcheck=30,  # a worker loads every plugin before it is ready (uvicorn: 5 s)
             h11_max_incomplete_event_size=settings.server.max_header_size,
             **ops_options,
         )

@@ -95,6 +95,7 @@ class Ops:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._charging: set[asyncio.Task[None]] = set()
         self._models: set[str] = set()
+        self._failed_targets: set[str] = set()
         self._configured = _configured_names(settings)
 
     # -- parts that exist while the app runs -------------------------------------------------------
@@ -241,20 +242,25 @@ class Ops:
         store never delays an answer; at most :data:`_MAX_PENDING_CHARGES` at once, all awaited at
         shutdown), add the usage (batched), record the metrics.
 
-        Usage rows and metric labels name the target and model only when an upstream answered on it or
-        the config names it (an alias, an alias target, a priced target); any other name a client sent
-        is booked as ``<provider id>/*`` and labelled ``other``, so refused names leave nothing behind."""
+        Usage rows and metric labels name the target and model a client sent only when an upstream
+        answered on it, the config names it (an alias, an alias target, a priced target), or the upstream
+        failed (5xx, timeout: the name is counted, among at most :data:`_MAX_MODEL_LABELS` such targets).
+        A name the upstream refused (4xx, e.g. no such model) is booked as ``<provider id>/*`` and
+        labelled ``other``, so names clients merely make up leave nothing behind."""
         trace = state.get(TRACE_KEY)
         routed = isinstance(trace, Trace) and trace.attempts > 0
         answered = routed and isinstance(trace, Trace) and trace.answered
         target = (trace.target or "") if routed and isinstance(trace, Trace) else ""
         provider = (trace.provider or "") if routed and isinstance(trace, Trace) else ""
-        if target and not answered and target not in self._configured:
+        refused = not answered and status < 500  # the upstream refused the request (a 4xx: e.g. no such model)
+        if target and refused and target not in self._configured:
             target = f"{provider}/*"
+        elif target and not answered and target not in self._configured:
+            target = self._failed_target(target, provider)
         model = ""
         if routed and meter.model:
-            known = answered or meter.model in self._configured
-            model = self._model_label(meter.model) if known else "other"
+            refused_name = refused and meter.model not in self._configured
+            model = "other" if refused_name else self._model_label(meter.model)
         error = meter.error or (str(status) if status >= 400 else None)
         prompt, completion = meter.prompt_tokens, meter.completion_tokens
         cost = self.prices.cost_nanos(target, prompt, completion)
@@ -298,6 +304,15 @@ class Ops:
         task = asyncio.get_running_loop().create_task(charge())
         self._charging.add(task)
         task.add_done_callback(self._charging.discard)
+
+    def _failed_target(self, target: str, provider: str) -> str:
+        """``target`` for a request that failed upstream, while fewer than :data:`_MAX_MODEL_LABELS` such
+        targets were seen; then ``<provider id>/*``."""
+        if target not in self._failed_targets:
+            if len(self._failed_targets) >= _MAX_MODEL_LABELS:
+                return f"{provider}/*"
+            self._failed_targets.add(target)
+        return target
 
     def _model_label(self, model: str | None) -> str:
         """The model as a metric label; past :data:`_MAX_MODEL_LABELS` distinct names, ``other`` (a client
