@@ -34,6 +34,7 @@ from hexgate.ops.limits import Limiter
 from hexgate.ops.logs import REQUEST_ID
 from hexgate.ops.meter import METER_KEY, Meter
 from hexgate.ops.reload import REGISTRY_KEY
+from hexgate.schemas.models import MAX_MODEL_NAME
 
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
@@ -211,7 +212,7 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             model = _model_of(body)
             if model is None or not key.allows(model):
                 ops.refused("model")
-                named = f"model {model!r}" if model is not None else "a request without a model"
+                named = f"model {model[:MAX_MODEL_NAME]!r}" if model is not None else "a request without a model"
                 message = f"this key may not use {named}; it may use: {', '.join(key.models)}"
                 refusal = envelope(message, type="permission_error", param="model", code="model_not_allowed")
                 await _answer(send, 403, refusal, [])
