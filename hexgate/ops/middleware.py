@@ -271,7 +271,12 @@ async def _run(
                 first = time.perf_counter()
             if not finished and not message.get("more_body", False):
                 finished = True
-                await send(message)  # the answer leaves first: accounting never delays it
+                try:
+                    await send(message)  # the answer leaves first: accounting never delays it
+                except BaseException:  # the client left just now: still account, in the background
+                    code, seconds, ttft = figures()
+                    ops.finish_later(state=state, meter=meter, key=key, status=code, seconds=seconds, ttft=ttft)
+                    raise
                 code, seconds, ttft = figures()
                 await ops.finish(state=state, meter=meter, key=key, status=code, seconds=seconds, ttft=ttft)
                 return
