@@ -113,3 +113,18 @@ async def test_the_circuit_breaker_table_is_bounded(tmp_path: Path) -> None:
         assert "echo/2999" in registry.breakers  # the newest kept
     finally:
         await registry.aclose()
+
+
+async def test_usage_kept_in_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hexgate.ops import state
+
+    monkeypatch.setattr(state, "MAX_USAGE_FIELDS", 50)
+    backend = state.MemoryBackend()
+    for day in range(1, 201):  # 200 days, 100 made-up targets a day
+        iso = f"{2025 + day // 100}-{(day % 100) // 28 + 1:02d}-{day % 28 + 1:02d}"
+        await backend.add_usage({iso: {f"key_1|echo/name-{day}-{n}|requests": 1 for n in range(100)}})
+    days = await backend.members("usage_days")
+    assert len(days) <= state.USAGE_DAYS
+    kept = await backend.read_usage(days)
+    assert all(len(fields) <= 51 for fields in kept.values())  # the rest folded into key_1|*|requests
+    assert all(sum(fields.values()) == 100 for fields in kept.values())  # and still counted
