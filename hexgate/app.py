@@ -262,8 +262,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None, reload_on_sig
         registry = await build_registry(settings)
         app.state.registry = registry
         store_url = settings.server.response_store or settings.server.store
+        server = settings.server
         app.state.response_store = open_store(
-            store_url, ttl=settings.server.response_ttl, max_bytes=settings.server.response_store_max_bytes
+            store_url, ttl=server.response_ttl, max_bytes=server.response_store_max_bytes, timeout=server.store_timeout
         )
         try:
             yield

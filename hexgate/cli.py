@@ -30,10 +30,13 @@ def _settings(path: str | None) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from hexgate.ops.connections import HEADER_TIMEOUT_ENV, GuardedHttpToolsProtocol
+
     settings = _settings(args.config)
     asyncio.run(_preflight(settings))
     if args.config:
         os.environ["HEXGATE_CONFIG"] = os.path.abspath(args.config)
+    os.environ[HEADER_TIMEOUT_ENV] = repr(settings.server.header_timeout)  # read by every worker's protocol
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -54,10 +57,12 @@ def _serve(args: argparse.Namespace) -> int:
             port=port,
             workers=args.workers,
             loop="auto",
-            http="auto",
+            http=GuardedHttpToolsProtocol,  # closes connections slow to send a request head (hexgate.ops.connections)
+            timeout_keep_alive=settings.server.keepalive_timeout,
             access_log=args.access_log,
             log_level="info" if args.access_log else "warning",
             timeout_graceful_shutdown=30,
+            timeout_worker_healthcheck=30,  # a worker loads every plugin before it is ready (uvicorn: 5 s)
             h11_max_incomplete_event_size=settings.server.max_header_size,
             **ops_options,
         )

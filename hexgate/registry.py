@@ -38,6 +38,8 @@ log = logging.getLogger("hexgate.registry")
 
 _MODELS_TTL = 60.0
 _MODELS_TIMEOUT = 10.0
+_MAX_BREAKERS = 1024
+"""Most circuit-breaker entries kept (each keyed by a target a client may have named)."""
 
 
 CONNECT_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("hexgate_connect_timeout", default=None)
@@ -134,7 +136,8 @@ class Registry:
         self._models_cache: tuple[float, list[Model]] | None = None
         self._models_lock = asyncio.Lock()
         self.breakers: dict[str, Breaker] = {}
-        """Circuit state per ``<provider id>/<upstream model>``, created on first failure."""
+        """Circuit state per ``<provider id>/<upstream model>``, created on first failure; at most
+        :data:`_MAX_BREAKERS` (the oldest is dropped)."""
         self.random = random.Random()
         """Draws the weighted order of equal-rank targets; tests may seed it."""
 
@@ -203,7 +206,11 @@ class Registry:
             if breaker is not None:
                 breaker.success()
             return
-        breaker = self.breakers.setdefault(route.target, Breaker())
+        breaker = self.breakers.get(route.target)
+        if breaker is None:
+            if len(self.breakers) >= _MAX_BREAKERS:  # targets are names clients choose: keep the newest
+                del self.breakers[next(iter(self.breakers))]
+            breaker = self.breakers[route.target] = Breaker()
         routing = self.settings.routing
         opened = breaker.failure(
             now=time.monotonic(),

@@ -81,20 +81,24 @@ T = TypeVar("T")
 
 
 class Trace:
-    """What happened to one request: the target tried last (the one that answered, on success) and
-    how many upstream attempts were made."""
+    """What happened to one request: the target tried last (the one that answered, on success), how
+    many upstream attempts were made, and whether the last one answered. A target that never answered
+    is only a name a client sent: accounting keys nothing by it unless the config names it."""
 
-    __slots__ = ("attempts", "provider", "target")
+    __slots__ = ("answered", "attempts", "provider", "target")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.provider: str | None = None
         self.target: str | None = None
+        self.answered = False
 
-    def note(self, route: Route) -> None:
+    def note(self, route: Route, *, answered: bool = False) -> None:
+        """An attempt on ``route`` (``answered``: one that has already succeeded)."""
         self.attempts += 1
         self.provider = route.provider_id
         self.target = route.target
+        self.answered = answered
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -249,6 +253,7 @@ async def _walk(
                     registry.record(route, failed=True, retry_after=_retry_after(exc))
                 raise
             registry.record(route, failed=False)
+            trace.answered = True
             return result
     raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 

@@ -176,9 +176,12 @@ class _BoundedMemory(Store):
         return int(entry[1] - time.monotonic())
 
 
-def open_store(url: str | None, *, ttl: float, max_bytes: int = 256 * 1024 * 1024) -> ResponseStore:
+def open_store(
+    url: str | None, *, ttl: float, max_bytes: int = 256 * 1024 * 1024, timeout: float = 1.0
+) -> ResponseStore:
     """The store ``server.response_store`` names: ``memory`` (also for None; at most ``max_bytes``) or
-    ``redis://…`` / ``rediss://…``.
+    ``redis://…`` / ``rediss://…``; ``timeout``: seconds to connect to Redis and for each command
+    (``server.store_timeout``).
 
     Raises ValueError for another value, or for a Redis URL when the ``redis`` package is missing.
     """
@@ -188,7 +191,11 @@ def open_store(url: str | None, *, ttl: float, max_bytes: int = 256 * 1024 * 102
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from litestar.stores.redis import RedisStore
+
+            from hexgate.ops.state import redis_client
+
+            client = redis_client(url, timeout=timeout)
         except ImportError:
             raise ValueError("a Redis response store needs the 'redis' package (pip install redis)") from None
-        return ResponseStore(RedisStore.with_client(url=url, namespace="hexgate"), ttl=seconds)
+        return ResponseStore(RedisStore(client, namespace="hexgate", handle_client_shutdown=True), ttl=seconds)
     raise ValueError(f"{url!r} is not a response store: use 'memory' or a redis:// URL")

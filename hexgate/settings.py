@@ -3,7 +3,8 @@
 Shape (see the commented ``config.toml`` at the repository root)::
 
     [server]            host, port, api_keys, cors_origins, request_timeout, max_body_size,
-                        max_messages, max_header_size, client_timeout
+                        max_messages, max_header_size, client_timeout, header_timeout,
+                        keepalive_timeout, store_timeout
     [routing]           defaults for every model name: retries, backoff, circuit breaker, timeouts
     [providers.<id>]    plugin = "<entry point name>" (or "module:Factory") + the plugin's own settings;
                         ``timeouts = {...}`` is the core's (taken out before the plugin sees the table)
@@ -94,6 +95,14 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest total size of a request's headers, in bytes (431 above)."""
     client_timeout: float = 60.0
     """Seconds a client may take to send its whole request body (408 past it)."""
+    header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds a client may take to send a request's head (request line and headers) once its connection
+    is open or its previous answer was sent; past it the connection is closed (``hexgate serve``)."""
+    keepalive_timeout: Annotated[int, msgspec.Meta(gt=0)] = 5
+    """Whole seconds an idle keep-alive connection is kept open between requests (``hexgate serve``)."""
+    store_timeout: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    """Seconds to connect to a Redis ``store`` / ``response_store`` and to wait for each command; past it a
+    keyed request is a 503 (the store is unavailable)."""
     store: str = "memory"
     """Shared state: virtual keys, rate-limit and budget counters, usage, stored Responses. ``memory`` (one
     process) or a ``redis://`` / ``rediss://`` URL that several replicas share (needs ``hexgate[ops]``)."""

@@ -43,18 +43,17 @@ log = logging.getLogger("hexgate")
 
 
 def prepare_serve(settings: Settings, *, workers: int) -> tuple[dict[str, Any], Callable[[], None]]:
-    """Extra ``uvicorn.run`` arguments for ``settings`` and a cleanup to call after it: JSON logs in every
-    worker; with several workers, prometheus-client's multiprocess directory (a fresh one unless
+    """Extra ``uvicorn.run`` arguments for ``settings`` and a cleanup to call after it: the log format
+    (text or JSON) in every worker; with several workers, prometheus-client's multiprocess directory (a fresh one unless
     ``PROMETHEUS_MULTIPROC_DIR`` is set)."""
     from hexgate.ops.logs import log_config
     from hexgate.ops.metrics import available
 
     extra: dict[str, Any] = {}
     cleanups: list[Callable[[], None]] = []
-    if settings.server.log_format == "json":
-        config = log_config("json")
-        logging.config.dictConfig(config)
-        extra["log_config"] = config
+    config = log_config(settings.server.log_format)  # text lines escape what clients chose (hexgate.ops.logs)
+    logging.config.dictConfig(config)
+    extra["log_config"] = config
     if workers > 1 and settings.telemetry.metrics and available() and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         folder = tempfile.mkdtemp(prefix="hexgate-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
@@ -129,7 +128,7 @@ def _target(args: argparse.Namespace) -> tuple[_Remote | None, Settings | None]:
 
 async def _local(settings: Settings, work: Callable[[KeyRing, Limiter, UsageBook], Any]) -> Any:
     try:
-        backend = open_backend(settings.server.store)
+        backend = open_backend(settings.server.store, timeout=settings.server.store_timeout)
     except ValueError as exc:
         raise ConfigError(f"{settings.source}: {exc}") from None
     try:

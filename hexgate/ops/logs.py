@@ -6,6 +6,10 @@ line, with the request id of the request being served (the ``x-request-id`` it a
 
 ``extra`` fields that hexgate's own records carry (``usage``) are kept. No prompt or completion text
 is ever logged, unless ``[telemetry] log_prompts = true`` (logger ``hexgate.prompts``).
+
+The text format (``log_format = "text"``, the default) escapes every non-printable character of a
+message (:class:`TextFormatter`), so a model name or path with a line break cannot forge a log line;
+JSON lines are escaped by JSON itself.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["REQUEST_ID", "JsonFormatter", "RequestIdFilter", "log_config"]
+__all__ = ["REQUEST_ID", "JsonFormatter", "RequestIdFilter", "TextFormatter", "escape", "log_config"]
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("hexgate_request_id", default="")
 """The request being served in this context (set by the ops middleware)."""
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _EXTRAS = ("usage", "key_id", "status_code", "client_addr", "request_line")
 _encoder = msgspec.json.Encoder()
 
@@ -33,6 +38,26 @@ class RequestIdFilter(logging.Filter):
         if not getattr(record, "request_id", None):
             record.request_id = REQUEST_ID.get()
         return True
+
+
+def escape(text: str) -> str:
+    """``text`` with every non-printable character (line breaks, terminal escapes, other control and
+    separator characters) written as a Python escape (``\\n``, ``\\x1b``, ``\\u2028``), so that text a
+    client chose (a model name, an id, a path) cannot forge or garble a log line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, its message passed through :func:`escape` (a traceback keeps its own lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if record.message.isprintable():
+            return super().formatMessage(record)
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.message = escape(record.message)
+        return super().formatMessage(safe)
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +89,7 @@ def log_config(log_format: str, *, level: str = "INFO") -> dict[str, Any]:
     formatter = (
         {"()": "hexgate.ops.logs.JsonFormatter"}
         if log_format == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        else {"()": "hexgate.ops.logs.TextFormatter", "fmt": TEXT_FORMAT}
     )
     handler = {
         "class": "logging.StreamHandler",

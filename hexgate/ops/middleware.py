@@ -7,11 +7,13 @@ request::
     pin the current registry (hexgate.ops.reload) and set the request id for log lines
     a virtual key?            look it up (cache ≤ 0.5 s): unknown, revoked, expired → 401; else it owns the
                               request's stored Responses (``vk:<key id>``, :mod:`hexgate.response_store`)
+    a JSON body?              (the model operations below and POST /admin/keys) not application/json → 415
     a model operation?        (POST /v1/chat/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/images/…)
       key with a model list   read the body's "model" (the body is then replayed to the route) → 403 if not allowed
       key with limits         one store round trip → 429 with retry-after and x-ratelimit-* headers
-      run the route; on the answer's last body message, before it leaves: charge the key's tokens and
-      cost, add the usage, record the metrics (a cancelled request is accounted in the background)
+      run the route; once the answer's last body message has left: charge the key's tokens and cost
+      (in the background), add the usage, record the metrics (a cancelled request is accounted in the
+      background too)
 
 Every other request goes straight through. A key store that cannot be reached refuses keyed requests
 with a 503 (fail closed).
@@ -34,6 +36,7 @@ from hexgate.ops.logs import REQUEST_ID
 from hexgate.ops.meter import METER_KEY, Meter
 from hexgate.ops.reload import REGISTRY_KEY
 from hexgate.response_store import OWNER_STATE
+from hexgate.schemas.models import MAX_MODEL_NAME
 
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
@@ -57,6 +60,9 @@ OPERATIONS = {
 }
 """``POST`` paths that call a model, and their ``gen_ai.operation.name``."""
 
+JSON_BODIES = frozenset({*OPERATIONS, "/admin/keys"})
+"""``POST`` paths whose body is JSON: any other ``content-type`` is a 415 before anything reads it."""
+
 _PROMPT_LOG_MAX = 64 * 1024
 _encoder = msgspec.json.Encoder()
 
@@ -71,7 +77,7 @@ _model_decoder = msgspec.json.Decoder(_Model)
 def _model_of(body: bytes) -> str | None:
     try:
         model = _model_decoder.decode(body).model
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     return model if isinstance(model, str) else None
 
@@ -85,6 +91,14 @@ async def _answer(send: Send, status: int, body: ErrorEnvelope, headers: list[tu
         }
     )
     await send({"type": "http.response.body", "body": _encoder.encode(body), "more_body": False})
+
+
+def _json_content(scope: Scope) -> bool:
+    """True when the request says its body is ``application/json`` (any parameters, e.g. a charset)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-type":
+            return value.partition(b";")[0].strip().lower() == b"application/json"
+    return False
 
 
 async def _unavailable(send: Send, exc: BaseException) -> None:
@@ -175,6 +189,15 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             return
         state[KEY_STATE] = key
         state[OWNER_STATE] = f"vk:{key.id}"
+    if scope.get("method") == "POST" and scope["path"] in JSON_BODIES and not _json_content(scope):
+        # Also what keeps a cross-site HTML form (text/plain, no preflight) off a gateway without keys.
+        refusal = envelope(
+            "the request body must be JSON: send 'content-type: application/json'",
+            type="invalid_request_error",
+            code="unsupported_media_type",
+        )
+        await _answer(send, 415, refusal, [])
+        return
     if operation is None:
         await app(scope, receive, send)
         return
@@ -193,7 +216,7 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             model = _model_of(body)
             if model is None or not key.allows(model):
                 ops.refused("model")
-                named = f"model {model!r}" if model is not None else "a request without a model"
+                named = f"model {model[:MAX_MODEL_NAME]!r}" if model is not None else "a request without a model"
                 message = f"this key may not use {named}; it may use: {', '.join(key.models)}"
                 refusal = envelope(message, type="permission_error", param="model", code="model_not_allowed")
                 await _answer(send, 403, refusal, [])
@@ -252,8 +275,15 @@ async def _run(
                 first = time.perf_counter()
             if not finished and not message.get("more_body", False):
                 finished = True
+                try:
+                    await send(message)  # the answer leaves first: accounting never delays it
+                except BaseException:  # the client left just now: still account, in the background
+                    code, seconds, ttft = figures()
+                    ops.finish_later(state=state, meter=meter, key=key, status=code, seconds=seconds, ttft=ttft)
+                    raise
                 code, seconds, ttft = figures()
                 await ops.finish(state=state, meter=meter, key=key, status=code, seconds=seconds, ttft=ttft)
+                return
         await send(message)
 
     try:

@@ -31,6 +31,7 @@ from hexgate.ops.usage import Prices, UsageBook
 from hexgate.registry import build_registry
 from hexgate.resilience import Trace
 from hexgate.routes._common import TRACE_KEY
+from hexgate.schemas.models import MAX_MODEL_NAME
 from hexgate.settings import ConfigError, Settings, load_settings
 
 __all__ = ["Ops", "preflight"]
@@ -38,6 +39,18 @@ __all__ = ["Ops", "preflight"]
 log = logging.getLogger("hexgate.ops")
 
 _MAX_MODEL_LABELS = 1000
+_MAX_PENDING_CHARGES = 256
+"""Key charges sent to the store at once, in the background; past it a request awaits its own charge
+(after its answer was sent)."""
+
+
+def _configured_names(settings: Settings) -> frozenset[str]:
+    """Model names and targets the config itself names: aliases, their targets, priced targets."""
+    names = set(settings.models)
+    for alias in settings.models.values():
+        names.update(t.target for t in alias.entries())
+    names.update(t for t in settings.prices if not t.endswith("/*"))
+    return frozenset(names)
 
 
 def preflight(settings: Settings) -> None:
@@ -80,7 +93,10 @@ class Ops:
         self._generations: Generations | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._charging: set[asyncio.Task[None]] = set()
         self._models: set[str] = set()
+        self._failed_targets: set[str] = set()
+        self._configured = _configured_names(settings)
 
     # -- parts that exist while the app runs -------------------------------------------------------
 
@@ -120,7 +136,7 @@ class Ops:
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         """Open the store, start the usage writer, instrument the registry, listen for SIGHUP."""
         self._generations = Generations(app.state)
-        self._backend = open_backend(self.settings.server.store)
+        self._backend = open_backend(self.settings.server.store, timeout=self.settings.server.store_timeout)
         self._keys = KeyRing(self._backend)
         self._limiter = Limiter(self._backend)
         self._book = UsageBook(self._backend)
@@ -138,6 +154,8 @@ class Ops:
                 await writer
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._charging:  # every charge still on its way reaches the store before it closes
+                await asyncio.gather(*self._charging, return_exceptions=True)
             await self._generations.aclose()
             await self._backend.aclose()
             if self.metrics is not None:
@@ -188,6 +206,7 @@ class Ops:
             self.generations.swap(registry)
             old, self.settings = self.settings, new
             self.prices = Prices(new.prices)
+            self._configured = _configured_names(new)
             stale = [name for name in ("server", "telemetry") if getattr(old, name) != getattr(new, name)]
             if stale:
                 log.warning("config reloaded; changes to [%s] take effect after a restart", "], [".join(stale))
@@ -219,21 +238,34 @@ class Ops:
         seconds: float,
         ttft: float | None,
     ) -> None:
-        """Account one answered request: charge the key (awaited: the next request must see it), add the
-        usage (batched), record the metrics."""
+        """Account one request whose answer has been sent: charge the key (in the background, so a slow
+        store never delays an answer; at most :data:`_MAX_PENDING_CHARGES` at once, all awaited at
+        shutdown), add the usage (batched), record the metrics.
+
+        Usage rows and metric labels name the target and model a client sent only when an upstream
+        answered on it, the config names it (an alias, an alias target, a priced target), or the upstream
+        failed (5xx, timeout: the name is counted, among at most :data:`_MAX_MODEL_LABELS` such targets).
+        A name the upstream refused (4xx, e.g. no such model) is booked as ``<provider id>/*`` and
+        labelled ``other``, so names clients merely make up leave nothing behind."""
         trace = state.get(TRACE_KEY)
         routed = isinstance(trace, Trace) and trace.attempts > 0
+        answered = routed and isinstance(trace, Trace) and trace.answered
         target = (trace.target or "") if routed and isinstance(trace, Trace) else ""
         provider = (trace.provider or "") if routed and isinstance(trace, Trace) else ""
-        model = self._model_label(meter.model) if routed else ""
+        refused = not answered and status < 500  # the upstream refused the request (a 4xx: e.g. no such model)
+        if target and refused and target not in self._configured:
+            target = f"{provider}/*"
+        elif target and not answered and target not in self._configured:
+            target = self._failed_target(target, provider)
+        model = ""
+        if routed and meter.model:
+            refused_name = refused and meter.model not in self._configured
+            model = "other" if refused_name else self._model_label(meter.model)
         error = meter.error or (str(status) if status >= 400 else None)
         prompt, completion = meter.prompt_tokens, meter.completion_tokens
         cost = self.prices.cost_nanos(target, prompt, completion)
         if key is not None and Limiter.limited(key):
-            try:
-                await self.limiter.charge(key, tokens=prompt + completion, cost_nanos=cost)
-            except Exception as exc:
-                log.error("could not charge key %s (%d tokens, %d n$): %s", key.id, prompt + completion, cost, exc)
+            await self._charge(key, tokens=prompt + completion, cost_nanos=cost)
         self.book.add(
             key_id=key.id if key is not None else "-",
             target=target or "-",
@@ -256,11 +288,39 @@ class Ops:
                 cost_nanos=cost,
             )
 
+    async def _charge(self, key: VirtualKey, *, tokens: int, cost_nanos: int) -> None:
+        """Charge ``key`` in a task of its own; when :data:`_MAX_PENDING_CHARGES` are already on their way,
+        wait for this one (the store is slow: this request's task waits, its answer has gone)."""
+
+        async def charge() -> None:
+            try:
+                await self.limiter.charge(key, tokens=tokens, cost_nanos=cost_nanos)
+            except Exception as exc:
+                log.error("could not charge key %s (%d tokens, %d n$): %s", key.id, tokens, cost_nanos, exc)
+
+        if len(self._charging) >= _MAX_PENDING_CHARGES:
+            await charge()
+            return
+        task = asyncio.get_running_loop().create_task(charge())
+        self._charging.add(task)
+        task.add_done_callback(self._charging.discard)
+
+    def _failed_target(self, target: str, provider: str) -> str:
+        """``target`` for a request that failed upstream, while fewer than :data:`_MAX_MODEL_LABELS` such
+        targets were seen; then ``<provider id>/*``."""
+        if target not in self._failed_targets:
+            if len(self._failed_targets) >= _MAX_MODEL_LABELS:
+                return f"{provider}/*"
+            self._failed_targets.add(target)
+        return target
+
     def _model_label(self, model: str | None) -> str:
         """The model as a metric label; past :data:`_MAX_MODEL_LABELS` distinct names, ``other`` (a client
-        can send ``<provider>/<anything>``, and every new name would be new series)."""
+        can send ``<provider>/<anything>``, and every new name would be new series). Names are at most
+        :data:`~hexgate.schemas.models.MAX_MODEL_NAME` characters (cut here too)."""
         if not model:
             return ""
+        model = model[:MAX_MODEL_NAME]
         if model not in self._models:
             if len(self._models) >= _MAX_MODEL_LABELS:
                 return "other"

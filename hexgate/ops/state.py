@@ -25,7 +25,16 @@ from typing import Any, NamedTuple, Protocol
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
-__all__ = ["Admission", "Backend", "MemoryBackend", "RedisBackend", "open_backend"]
+__all__ = [
+    "MAX_USAGE_FIELDS",
+    "USAGE_DAYS",
+    "Admission",
+    "Backend",
+    "MemoryBackend",
+    "RedisBackend",
+    "open_backend",
+    "redis_client",
+]
 
 REFUSED_REQUESTS = 1
 REFUSED_TOKENS = 2
@@ -76,7 +85,13 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-_USAGE_TTL_S = 400 * 86400
+USAGE_DAYS = 93
+"""Days of usage kept (a quarter): Redis expires a day's counters this long after its last write; the
+memory store drops older days."""
+MAX_USAGE_FIELDS = 100_000
+"""Most usage counters one day keeps in memory (:class:`MemoryBackend`); past it, new ones are folded
+into ``<key id>|*|<figure>``."""
+_USAGE_TTL_S = USAGE_DAYS * 86400
 _SWEEP_EVERY = 4096
 
 
@@ -144,11 +159,18 @@ class MemoryBackend:
         return set(self._sets.get(name, ()))
 
     async def add_usage(self, rows: Mapping[str, Mapping[str, int]]) -> None:
+        days = self._sets.setdefault("usage_days", set())
         for day, fields in rows.items():
-            self._sets.setdefault("usage_days", set()).add(day)
+            days.add(day)
             book = self._usage.setdefault(day, {})
             for field, amount in fields.items():
+                if field not in book and len(book) >= MAX_USAGE_FIELDS:
+                    kid, _, rest = field.partition("|")
+                    field = f"{kid}|*|{rest.rpartition('|')[2]}"
                 book[field] = book.get(field, 0) + amount
+        for day in sorted(days)[:-USAGE_DAYS]:  # ISO dates sort by time
+            days.discard(day)
+            self._usage.pop(day, None)
 
     async def read_usage(self, days: Iterable[str]) -> dict[str, dict[str, int]]:
         return {day: dict(self._usage[day]) for day in days if day in self._usage}
@@ -214,13 +236,12 @@ class RedisBackend:
     ``hexgate_ops:``; a key's counters share a hash tag (``{<key id>}``) so that the scripts also run
     on a Redis Cluster."""
 
-    def __init__(self, url: str, *, namespace: str = "hexgate_ops") -> None:
+    def __init__(self, url: str, *, namespace: str = "hexgate_ops", timeout: float = 1.0) -> None:
         try:
             from litestar.stores.redis import RedisStore
-            from redis.asyncio import Redis
         except ImportError:
             raise ValueError(f"server.store {url!r} needs the 'redis' package: pip install 'hexgate[ops]'") from None
-        self._redis: Any = Redis.from_url(url)
+        self._redis: Any = redis_client(url, timeout=timeout)
         self._ns = namespace
         self.records: Store = RedisStore(self._redis, namespace=namespace, handle_client_shutdown=False)
         self._admit = self._redis.register_script(_ADMIT)
@@ -271,10 +292,26 @@ class RedisBackend:
         await self._redis.aclose()
 
 
-def open_backend(url: str) -> Backend:
-    """The backend ``server.store`` names. Raises ValueError for an unknown value or a missing ``redis``."""
+def redis_client(url: str, *, timeout: float) -> Any:
+    """A ``redis.asyncio.Redis`` for ``url`` whose connect and every command give up after ``timeout``
+    seconds (``redis.exceptions.TimeoutError``), with no retry after a timeout: a stalled Redis costs a
+    request one ``timeout``, not the OS's TCP timeouts or redis-py's default retries with backoff. A
+    broken connection (``ConnectionError``, e.g. after a Redis restart) is retried once at once.
+    Raises ImportError without the ``redis`` package."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=retry)
+
+
+def open_backend(url: str, *, timeout: float = 1.0) -> Backend:
+    """The backend ``server.store`` names; ``timeout``: seconds to connect to Redis and for each command
+    (``server.store_timeout``). Raises ValueError for an unknown value or a missing ``redis``."""
     if url == "memory":
         return MemoryBackend()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBackend(url)
+        return RedisBackend(url, timeout=timeout)
     raise ValueError(f"server.store {url!r}: use 'memory' or a redis:// URL")

@@ -14,6 +14,11 @@ Usage is kept per UTC day, key (``-`` for requests without a virtual key), and t
 errors, input and output tokens, cost. Each replica adds its figures up in memory and writes them
 to the store once a second in one pipelined round trip (:meth:`UsageBook.run`); a report reads the
 store after writing the local figures, so another replica's last second may be missing from it.
+
+Everything is bounded: a target is a name the config gives or one an upstream answered on (see
+:meth:`hexgate.ops.service.Ops.finish`); the store keeps :data:`~hexgate.ops.state.USAGE_DAYS` days;
+the local sums kept while the store is unreachable, like the memory store's days, hold at most
+:data:`~hexgate.ops.state.MAX_USAGE_FIELDS` counters a day (more fold into target ``*``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from datetime import UTC, date, datetime
 
 import msgspec
 
-from hexgate.ops.state import Backend
+from hexgate.ops.state import MAX_USAGE_FIELDS, Backend
 from hexgate.settings import Price
 
 __all__ = ["Prices", "UsageBook", "UsageReport", "UsageRow"]
@@ -106,6 +111,8 @@ class UsageBook:
     ) -> None:
         """Count one request (no I/O)."""
         book = self._pending.setdefault(_day(now), {})
+        if len(book) >= MAX_USAGE_FIELDS and f"{key_id}|{target}|requests" not in book:
+            target = "*"  # a store that has been unreachable for long: keep the sums, not the names
         prefix = f"{key_id}|{target}|"
         for name, amount in (
             ("requests", 1),

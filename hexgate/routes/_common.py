@@ -30,7 +30,8 @@ def decode_body(body: bytes, type_: type[T]) -> T:
     """Decode a JSON body straight into ``type_``; any mistake is a 400 naming the field.
 
     Raises :class:`InvalidRequest` with ``param`` set to the offending field path
-    (``messages[0].content``) for a wrong type or a missing field.
+    (``messages[0].content``) for a wrong type or a missing field; also for a body that is not JSON
+    or nests deeper than msgspec decodes (its recursion limit).
     """
     decoder = _decoders.get(type_)
     if decoder is None:
@@ -53,6 +54,8 @@ def decode_body(body: bytes, type_: type[T]) -> T:
         raise InvalidRequest(f"invalid value for '{param}': {message}", param=param) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:  # msgspec's own depth limit on nested arrays and objects
+        raise InvalidRequest("the request body nests arrays or objects too deeply") from None
 
 
 def call_context(request: Request[Any, Any, Any], route: Route, body: bytes, registry: Registry) -> CallContext:

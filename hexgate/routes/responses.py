@@ -197,7 +197,7 @@ async def create_response(
         result = await with_deadline(route.provider.respond(native_req, native_ctx), _total(route, registry))
     except Unsupported:
         return await _bridged(request, registry, req, ctx, record, call)
-    trace_of(request).note(route)
+    trace_of(request).note(route, answered=True)
     call.upstream_state = req.stores() and getattr(route.provider, "upstream_keeps_responses", True) is not False
     if isinstance(result, r.Response):
         await call.keep(_response_bytes(result), upstream_state=call.upstream_state)

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from msgspec import UNSET, Struct, UnsetType, field
 
+from hexgate.schemas.models import ModelName
+
 __all__ = [
     "AssistantMessage",
     "ChatCompletion",
@@ -205,7 +207,7 @@ class ChatMessage(_Wire):
 class ChatCompletionRequest(_Wire):
     """``POST /v1/chat/completions`` body."""
 
-    model: str
+    model: ModelName
     messages: list[ChatMessage]
     stream: bool | UnsetType | None = UNSET
     stream_options: StreamOptions | UnsetType | None = UNSET

@@ -12,13 +12,15 @@ from typing import Literal
 
 from msgspec import UNSET, Struct, UnsetType
 
+from hexgate.schemas.models import ModelName
+
 __all__ = ["Embedding", "EmbeddingRequest", "EmbeddingResponse", "EmbeddingUsage"]
 
 
 class EmbeddingRequest(Struct, kw_only=True):
     """``POST /v1/embeddings`` body. ``input``: a string, a list of strings, a token array or a list of them."""
 
-    model: str
+    model: ModelName
     input: str | list[str | int | list[int]]
     encoding_format: Literal["float", "base64"] | UnsetType = UNSET
     dimensions: int | UnsetType = UNSET

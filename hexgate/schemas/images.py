@@ -14,6 +14,8 @@ from typing import Literal
 
 from msgspec import UNSET, Struct, UnsetType
 
+from hexgate.schemas.models import ModelName
+
 __all__ = [
     "GeneratedImage",
     "ImageGenerationRequest",
@@ -28,7 +30,7 @@ class ImageGenerationRequest(Struct, kw_only=True):
     although OpenAI's schema lets it default; ``n`` is 1-10; ``size`` is ``WIDTHxHEIGHT`` or ``auto``."""
 
     prompt: str
-    model: str | UnsetType | None = UNSET
+    model: ModelName | UnsetType | None = UNSET
     n: int | UnsetType | None = UNSET
     size: str | UnsetType | None = UNSET
     quality: str | UnsetType | None = UNSET

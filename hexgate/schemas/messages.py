@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from msgspec import UNSET, Struct, UnsetType, field
 
+from hexgate.schemas.models import ModelName
+
 __all__ = [
     "Base64Source",
     "ContentBlock",
@@ -217,7 +219,7 @@ class Metadata(_Wire):
 class CountTokensRequest(_Wire):
     """``POST /v1/messages/count_tokens`` body."""
 
-    model: str
+    model: ModelName
     messages: list[MessageParam]
     system: str | list[TextBlock] | UnsetType = UNSET
     tools: list[Tool] | UnsetType = UNSET
@@ -229,7 +231,7 @@ class CountTokensRequest(_Wire):
 class MessagesRequest(_Wire):
     """``POST /v1/messages`` body (``max_tokens`` required, as Anthropic requires it)."""
 
-    model: str
+    model: ModelName
     max_tokens: int
     messages: list[MessageParam]
     system: str | list[TextBlock] | UnsetType = UNSET

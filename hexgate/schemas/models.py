@@ -16,10 +16,19 @@ route, into top-level keys they look for (all additive; OpenAI's four keys stay 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
-__all__ = ["Model", "ModelCapabilities", "ModelList", "for_chat_uis"]
+__all__ = ["MAX_MODEL_NAME", "Model", "ModelCapabilities", "ModelList", "ModelName", "for_chat_uis"]
+
+MAX_MODEL_NAME = 256
+"""Longest ``model`` a request may name, in characters (a longer one is a 400 naming ``model``):
+hexgate keys metrics, usage and circuits by model names, so a client must not choose their size."""
+
+ModelName = Annotated[str, msgspec.Meta(max_length=MAX_MODEL_NAME)]
+"""The ``model`` of a request body: a string of at most :data:`MAX_MODEL_NAME` characters."""
 
 
 class ModelCapabilities(Struct, kw_only=True):

@@ -25,6 +25,8 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType, field
 
+from hexgate.schemas.models import ModelName
+
 __all__ = [
     "ContentPart",
     "ErrorDetail",
@@ -294,7 +296,7 @@ class ResponseRequest(_Wire):
     """``POST /v1/responses`` body. Unknown keys are ignored here; native pass-through plugins
     send the client's body itself (``CallContext.body``)."""
 
-    model: str
+    model: ModelName
     input: str | list[InputItem] = field(default_factory=list)
     instructions: str | UnsetType | None = UNSET
     tools: list[Tool] | UnsetType | None = UNSET
