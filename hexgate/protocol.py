@@ -17,7 +17,8 @@ Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raise
 
 Optional capabilities are separate small protocols, checked with ``isinstance`` at call
 time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
-(``POST /v1/images/generations``).
+(``POST /v1/images/generations``). A provider that runs models in worker processes of its own
+implements :class:`WorkerProvider`; ``/health`` and ``/providers`` show each worker's state.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
 
-__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "Provider", "ProviderFactory"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "CallContext",
+    "ImageProvider",
+    "Provider",
+    "ProviderFactory",
+    "WorkerProvider",
+    "WorkerStatus",
+]
 
 PROTOCOL_VERSION = 1
 """Bumped on any breaking change; a provider declares the version it was built for as
@@ -83,6 +92,25 @@ class ImageProvider(Protocol):
     an upstream ``url`` (only when the client asked for ``url``)."""
 
     async def generate_image(self, request: ImageGenerationRequest, ctx: CallContext) -> ImagesResponse: ...
+
+
+class WorkerStatus(msgspec.Struct, kw_only=True):
+    """One model worker process of a provider, as ``/health`` and ``/providers`` show it."""
+
+    name: str
+    state: str
+    """``stopped`` | ``starting`` | ``ready`` | ``restarting`` | ``failed``."""
+    pid: int | None
+    restarts: int
+    last_exit: str | None
+    """Why the last process ended (``exited (signal 11)``), or why it is ``failed``; None before any exit."""
+
+
+@runtime_checkable
+class WorkerProvider(Protocol):
+    """Optional: a provider whose models run in worker processes it supervises (no I/O: a snapshot)."""
+
+    def workers(self) -> list[WorkerStatus]: ...
 
 
 class ProviderFactory(Protocol):

@@ -23,7 +23,8 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -54,6 +55,8 @@ __all__ = [
     "Start",
     "Text",
     "as_hexgate",
+    "completion",
+    "relay",
     "run_choices",
 ]
 
@@ -194,7 +197,8 @@ def run_choices(
     return generations
 
 
-def _completion(outcome: Outcome, *, model: str) -> ChatCompletion:
+def completion(outcome: Outcome, *, model: str) -> ChatCompletion:
+    """``outcome`` as a ``chat.completion`` (a fresh id, ``model`` as given, usage from the outcome)."""
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}",
         created=int(time.time()),
@@ -209,6 +213,32 @@ def _completion(outcome: Outcome, *, model: str) -> ChatCompletion:
         ],
         usage=outcome.usage(),
     )
+
+
+async def relay(events: AsyncIterator[Event], *, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
+    """``events`` (one job's, in order) as ``chat.completion.chunk`` objects: per choice a role chunk,
+    a content chunk per :class:`Text`, a finish chunk; at :class:`Done` a ``choices: []`` chunk with
+    the usage, then the end. Raises the error of a :class:`Failed`."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=cid, created=created, model=model, choices=choices, usage=usage if usage else msgspec.UNSET
+        )
+
+    async for event in events:
+        if isinstance(event, Text):
+            yield chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text), logprobs=None)])
+        elif isinstance(event, Start):
+            delta = Delta(role="assistant", content="", refusal=None)
+            yield chunk([ChunkChoice(index=event.index, delta=delta, logprobs=None)])
+        elif isinstance(event, Finish):
+            yield chunk([ChunkChoice(index=event.index, delta=Delta(), finish_reason=event.reason, logprobs=None)])
+        elif isinstance(event, Done):
+            yield chunk([], event.outcome.usage())
+            return
+        else:
+            raise event.error
 
 
 class Jobs:
@@ -255,7 +285,7 @@ class Jobs:
         finally:
             cancel.set()
             self.active.discard(cancel)
-        return _completion(outcome, model=model)
+        return completion(outcome, model=model)
 
     async def stream(self, executor: Executor, run: Run, *, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Run ``run`` on ``executor`` with a sink, yielding its events as chunks as they arrive.
@@ -280,32 +310,16 @@ class Jobs:
             except HexgateError as exc:
                 sink(Failed(exc))
 
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-            return ChatCompletionChunk(
-                id=cid, created=created, model=model, choices=choices, usage=usage if usage else msgspec.UNSET
-            )
+        async def events() -> AsyncGenerator[Event, None]:
+            while True:
+                yield await queue.get()
 
         self.active.add(cancel)
         try:
             loop.run_in_executor(executor, work)
-            while True:
-                event = await queue.get()
-                if isinstance(event, Text):
-                    yield chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text), logprobs=None)])
-                elif isinstance(event, Start):
-                    delta = Delta(role="assistant", content="", refusal=None)
-                    yield chunk([ChunkChoice(index=event.index, delta=delta, logprobs=None)])
-                elif isinstance(event, Finish):
-                    yield chunk(
-                        [ChunkChoice(index=event.index, delta=Delta(), finish_reason=event.reason, logprobs=None)]
-                    )
-                elif isinstance(event, Done):
-                    yield chunk([], event.outcome.usage())
-                    return
-                else:
-                    raise event.error
+            async with aclosing(relay(events(), model=model)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             cancel.set()
             self.active.discard(cancel)

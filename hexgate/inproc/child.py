@@ -1,0 +1,237 @@
+"""The model worker process: ``python -m hexgate.inproc <gateway pid>``.
+
+Started by :class:`hexgate.inproc.supervisor.Supervisor`. It reads :class:`~hexgate.inproc._wire.Init`
+from its stdin, builds the plugin's :class:`ChildWorker` (``factory(config)``), answers ``Ready``,
+then runs each ``Call`` on the worker's lane for it (one thread per lane, so one lane's calls run
+one after another, in arrival order) and sends its events and its answer as they come.
+
+It exits when the gateway does: at end of file on its stdin (the gateway closed the pipe or died),
+and on Linux also by ``PR_SET_PDEATHSIG`` (SIGKILL when the gateway process goes, even while a
+native call holds this process). Its real stdout is kept for frames; anything a library prints goes
+to stderr. SIGINT is ignored (a Ctrl-C on the gateway's terminal is the gateway's to handle).
+
+Test hook, never active unless ``HEXGATE_TEST_FAULTS=1`` is in the worker's environment: a call whose
+arguments contain ``hexgate-test-fault:segv`` (``:abort``, ``:hang``, ``:exit``) makes the worker
+fault that way at its first streamed piece of text (at once for a call that does not stream).
+``HEXGATE_TEST_FAULTS=start-abort`` makes every worker abort before it is ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import msgspec
+
+from hexgate.errors import HexgateError, UpstreamError
+from hexgate.inproc import _wire as wire
+from hexgate.inproc.worker import Event, Finish, Outcome, Sink, Start, Text, as_hexgate
+
+__all__ = ["ChildWorker", "WireGeneration", "WireOutcome", "main"]
+
+_PR_SET_PDEATHSIG = 1
+_FAULT = b"hexgate-test-fault:"
+
+
+class ChildWorker(Protocol):
+    """What a plugin runs in the worker process; built by ``factory(config: bytes)`` (its ``Init.target``).
+
+    ``lane(op)`` names the thread an op runs on (calls on one lane run one at a time, in order).
+    ``run(op, args, cancel, sink)`` does the work: ``args`` is the msgpack the gateway sent; ``cancel``
+    is set when the caller goes away (check it before each token); ``sink`` (streaming calls only)
+    takes :class:`~hexgate.inproc.worker.Start` / ``Text`` / ``Finish`` events. It returns an
+    :class:`~hexgate.inproc.worker.Outcome` (chat) or any msgspec-encodable value, and raises
+    :class:`HexgateError` (anything else becomes a 502 naming it). ``info()`` is one line on the
+    native build, logged by the gateway when the worker is ready.
+    """
+
+    def lane(self, op: str) -> str: ...
+
+    def run(self, op: str, args: bytes, cancel: threading.Event, sink: Sink | None) -> Any: ...
+
+    def info(self) -> str: ...
+
+
+class WireGeneration(msgspec.Struct, array_like=True, frozen=True):
+    """One choice of an :class:`Outcome` as it crosses the pipe."""
+
+    text: str
+    finish_reason: str | None
+    completion_tokens: int
+
+
+class WireOutcome(msgspec.Struct, array_like=True, frozen=True):
+    """An :class:`Outcome` as it crosses the pipe."""
+
+    prompt_tokens: int
+    generations: list[WireGeneration]
+
+
+def _guard_parent(parent: int) -> None:
+    """Die with the gateway: PR_SET_PDEATHSIG on Linux, then make sure it has not already gone."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _fault(kind: bytes) -> None:
+    if kind.startswith(b"segv"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif kind.startswith(b"abort"):
+        os.abort()
+    elif kind.startswith(b"exit"):
+        os._exit(3)
+    elif kind.startswith(b"hang"):
+        while True:
+            time.sleep(3600)
+
+
+class _Server:
+    def __init__(self, worker: ChildWorker, out: int, *, faults: bool) -> None:
+        self.worker = worker
+        self._out = out
+        self._faults = faults
+        self._write_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
+        self._queued: dict[int, threading.Event] = {}
+        self._running: dict[int, threading.Event] = {}
+
+    def send(self, message: msgspec.Struct) -> None:
+        data = memoryview(wire.frame(message))
+        with self._write_lock:
+            while data:
+                data = data[os.write(self._out, data) :]
+
+    def call(self, call: wire.Call) -> None:
+        cancel = threading.Event()
+        with self._lock:
+            self._queued[call.id] = cancel
+            lane = self._lanes.get(key := self.worker.lane(call.op))
+            if lane is None:
+                lane = self._lanes[key] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hexgate-{key}")
+        lane.submit(self._run, call, cancel)
+
+    def cancel(self, call_id: int) -> None:
+        with self._lock:
+            queued = self._queued.pop(call_id, None)
+            running = self._running.get(call_id)
+        if queued is not None:  # never started: answer now, so the gateway knows the lane is not stuck
+            self.send(wire.error_to(call_id, UpstreamError("the request was cancelled before it ran")))
+        elif running is not None:
+            running.set()
+
+    def _run(self, call: wire.Call, cancel: threading.Event) -> None:
+        with self._lock:
+            if self._queued.pop(call.id, None) is None:
+                return  # cancelled while queued, already answered
+            self._running[call.id] = cancel
+        try:
+            sink = self._sink(call) if call.stream else None
+            if self._faults and not call.stream and _FAULT in call.args:
+                _fault(call.args.split(_FAULT, 1)[1])
+            value = self.worker.run(call.op, call.args, cancel, sink)
+            if isinstance(value, Outcome):
+                value = WireOutcome(
+                    prompt_tokens=value.prompt_tokens,
+                    generations=[
+                        WireGeneration(g.text, g.finish_reason, g.completion_tokens) for g in value.generations
+                    ],
+                )
+            reply: msgspec.Struct = wire.Result(id=call.id, value=msgspec.msgpack.encode(value))
+        except HexgateError as exc:
+            reply = wire.error_to(call.id, exc)
+        except Exception as exc:
+            reply = wire.error_to(call.id, as_hexgate(exc))
+        finally:
+            with self._lock:
+                self._running.pop(call.id, None)
+        self.send(reply)
+
+    def _sink(self, call: wire.Call) -> Sink:
+        call_id, send = call.id, self.send
+        fault = call.args.split(_FAULT, 1)[1] if self._faults and _FAULT in call.args else None
+
+        def sink(event: Event) -> None:
+            if isinstance(event, Text):
+                send(wire.Piece(call_id, event.index, event.text))
+                if fault is not None:
+                    _fault(fault)
+            elif isinstance(event, Start):
+                send(wire.Started(call_id, event.index))
+            elif isinstance(event, Finish):
+                send(wire.Ended(call_id, event.index, event.reason))
+
+        return sink
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    parts: list[bytes] = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            os._exit(0)  # the gateway closed the pipe or died: nobody is listening
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+def _read(fd: int, decoder: msgspec.msgpack.Decoder[Any]) -> Any:
+    (size,) = wire.HEADER.unpack(_read_exactly(fd, wire.HEADER.size))
+    if size > wire.MAX_FRAME:
+        os._exit(2)
+    return decoder.decode(_read_exactly(fd, size))
+
+
+def main() -> None:
+    """Run a worker until the gateway closes the pipe (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _guard_parent(int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid())
+    # frames use private copies of fds 0 and 1; stray prints from native libraries go to stderr
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    faults = os.environ.get("HEXGATE_TEST_FAULTS", "")
+    decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(wire.ParentMessage)
+    init = _read(fd_in, decoder)
+    if not isinstance(init, wire.Init):
+        os._exit(2)
+    for entry in reversed(init.sys_path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    if faults == "start-abort":
+        os.abort()
+    server: _Server | None = None
+    try:
+        module, _, name = init.target.partition(":")
+        factory: Callable[[bytes], ChildWorker] = getattr(importlib.import_module(module), name)
+        worker = factory(init.config)
+        server = _Server(worker, fd_out, faults=faults == "1")
+        server.send(wire.Ready(pid=os.getpid(), info=worker.info()))
+    except Exception as exc:
+        message = exc.message if isinstance(exc, HexgateError) else str(exc) or type(exc).__name__
+        data = wire.frame(wire.StartFailed(message=message))
+        os.write(fd_out, data)
+        os._exit(1)
+    while True:
+        message = _read(fd_in, decoder)
+        if isinstance(message, wire.Call):
+            server.call(message)
+        elif isinstance(message, wire.Cancel):
+            server.cancel(message.id)
+
+
