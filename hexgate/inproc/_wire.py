@@ -19,6 +19,7 @@ from hexgate.errors import HexgateError, UpstreamError
 __all__ = [
     "HEADER",
     "MAX_FRAME",
+    "STATS",
     "Call",
     "Cancel",
     "ChildMessage",
@@ -31,6 +32,7 @@ __all__ = [
     "Result",
     "StartFailed",
     "Started",
+    "Stats",
     "error_from",
     "error_to",
     "frame",
@@ -41,7 +43,7 @@ MAX_FRAME = 1 << 30
 """A frame longer than this (1 GiB) means the stream is corrupt."""
 
 
-class _Msg(msgspec.Struct, array_like=True, tag=True, frozen=True):
+class _Msg(msgspec.Struct, array_like=True, tag=True):
     pass
 
 
@@ -54,10 +56,12 @@ class Init(_Msg, tag="init"):
 
 
 class Call(_Msg, tag="call"):
-    """Run ``op`` with ``args`` (msgpack, the worker's own Struct); ``stream``: send events as they come."""
+    """Run ``op`` with ``args`` (msgpack, the worker's own Struct) on the worker's thread ``lane`` (one
+    call at a time per lane, in order); ``stream``: send events as they come."""
 
     id: int
     op: str
+    lane: str
     args: bytes
     stream: bool
 
@@ -114,6 +118,17 @@ class Error(_Msg, tag="e"):
     param: str | None
     code: str | None
     status: int
+
+
+STATS = "_stats"
+"""The op every worker answers itself, at once: :class:`Stats`."""
+
+
+class Stats(msgspec.Struct, frozen=True, kw_only=True):
+    """Calls the worker process has started running, and calls cancelled while still queued (never run)."""
+
+    started: int
+    skipped: int
 
 
 ParentMessage = Init | Call | Cancel

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -40,12 +41,14 @@ __all__ = ["ChildWorker", "WireGeneration", "WireOutcome", "main"]
 
 _PR_SET_PDEATHSIG = 1
 _FAULT = b"hexgate-test-fault:"
+_MAX_LANES = 64
 
 
 class ChildWorker(Protocol):
     """What a plugin runs in the worker process; built by ``factory(config: bytes)`` (its ``Init.target``).
 
-    ``lane(op)`` names the thread an op runs on (calls on one lane run one at a time, in order).
+    The gateway names the thread (lane) each call runs on; calls on one lane run one at a time, in
+    order, and the worker keeps at most 64 lanes (the least recently used idle one goes first).
     ``run(op, args, cancel, sink)`` does the work: ``args`` is the msgpack the gateway sent; ``cancel``
     is set when the caller goes away (check it before each token); ``sink`` (streaming calls only)
     takes :class:`~hexgate.inproc.worker.Start` / ``Text`` / ``Finish`` events. It returns an
@@ -53,8 +56,6 @@ class ChildWorker(Protocol):
     :class:`HexgateError` (anything else becomes a 502 naming it). ``info()`` is one line on the
     native build, logged by the gateway when the worker is ready.
     """
-
-    def lane(self, op: str) -> str: ...
 
     def run(self, op: str, args: bytes, cancel: threading.Event, sink: Sink | None) -> Any: ...
 
@@ -105,9 +106,11 @@ class _Server:
         self._faults = faults
         self._write_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._lanes: dict[str, ThreadPoolExecutor] = {}
+        self._lanes: OrderedDict[str, ThreadPoolExecutor] = OrderedDict()
         self._queued: dict[int, threading.Event] = {}
         self._running: dict[int, threading.Event] = {}
+        self._started = 0
+        self._skipped = 0
 
     def send(self, message: msgspec.Struct) -> None:
         data = memoryview(wire.frame(message))
@@ -116,18 +119,27 @@ class _Server:
                 data = data[os.write(self._out, data) :]
 
     def call(self, call: wire.Call) -> None:
+        if call.op == wire.STATS:
+            with self._lock:
+                stats = wire.Stats(started=self._started, skipped=self._skipped)
+            self.send(wire.Result(id=call.id, value=msgspec.msgpack.encode(stats)))
+            return
         cancel = threading.Event()
         with self._lock:
             self._queued[call.id] = cancel
-            lane = self._lanes.get(key := self.worker.lane(call.op))
+            lane = self._lanes.get(call.lane)
             if lane is None:
-                lane = self._lanes[key] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hexgate-{key}")
+                lane = self._lanes[call.lane] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hexgate-lane")
+                if len(self._lanes) > _MAX_LANES:
+                    self._lanes.popitem(last=False)[1].shutdown(wait=False)  # its queued calls still run
+            self._lanes.move_to_end(call.lane)
         lane.submit(self._run, call, cancel)
 
     def cancel(self, call_id: int) -> None:
         with self._lock:
             queued = self._queued.pop(call_id, None)
             running = self._running.get(call_id)
+            self._skipped += queued is not None
         if queued is not None:  # never started: answer now, so the gateway knows the lane is not stuck
             self.send(wire.error_to(call_id, UpstreamError("the request was cancelled before it ran")))
         elif running is not None:
@@ -138,6 +150,7 @@ class _Server:
             if self._queued.pop(call.id, None) is None:
                 return  # cancelled while queued, already answered
             self._running[call.id] = cancel
+            self._started += 1
         try:
             sink = self._sink(call) if call.stream else None
             if self._faults and not call.stream and _FAULT in call.args:
@@ -233,5 +246,3 @@ def main() -> None:
             server.call(message)
         elif isinstance(message, wire.Cancel):
             server.cancel(message.id)
-
-

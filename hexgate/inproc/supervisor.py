@@ -148,6 +148,10 @@ class Supervisor:
                 last_exit=self._last_exit,
             )
 
+    async def stats(self) -> wire.Stats:
+        """How many calls the worker process has run, and how many it skipped (cancelled while queued)."""
+        return await self.call(wire.STATS, b"", type=wire.Stats)
+
     @property
     def active(self) -> int:
         """Calls sent to the worker and not yet answered."""
@@ -319,7 +323,7 @@ class Supervisor:
                 self._waiters.append((loop, future))
             await future
 
-    async def _open(self, op: str, args: bytes, *, stream: bool) -> _Call:
+    async def _open(self, op: str, args: bytes, *, lane: str | None, stream: bool) -> _Call:
         self._ensure_thread()
         loop = asyncio.get_running_loop()
         while True:
@@ -329,7 +333,7 @@ class Supervisor:
                     continue
                 call = _Call(next(self._ids), loop)
                 self._calls[call.id] = call
-                self._outbox.put(wire.frame(wire.Call(id=call.id, op=op, args=args, stream=stream)))
+                self._outbox.put(wire.frame(wire.Call(id=call.id, op=op, lane=lane or op, args=args, stream=stream)))
                 return call
 
     def _cancel(self, call: _Call) -> None:
@@ -369,11 +373,14 @@ class Supervisor:
                 yield Failed(UpstreamError(message.message))
                 return
 
-    async def stream(self, op: str, args: bytes, *, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
-        """Run chat op ``op`` and yield its chunks as the worker sends them (see
-        :func:`hexgate.inproc.worker.relay`). Raises the op's own error, or :class:`UpstreamError`
-        when the worker died, failed or is shutting down. Closing the iterator cancels the op."""
-        call = await self._open(op, args, stream=True)
+    async def stream(
+        self, op: str, args: bytes, *, model: str, lane: str | None = None
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """Run chat op ``op`` on the worker's thread ``lane`` (default: named as the op) and yield its
+        chunks as the worker sends them (see :func:`hexgate.inproc.worker.relay`). Raises the op's own
+        error, or :class:`UpstreamError` when the worker died, failed or is shutting down. Closing the
+        iterator cancels the op."""
+        call = await self._open(op, args, lane=lane, stream=True)
         try:
             async with contextlib.aclosing(relay(self._events(call), model=model)) as chunks:
                 async for chunk in chunks:
@@ -381,10 +388,10 @@ class Supervisor:
         finally:
             self._cancel(call)
 
-    async def complete(self, op: str, args: bytes, *, model: str) -> ChatCompletion:
+    async def complete(self, op: str, args: bytes, *, model: str, lane: str | None = None) -> ChatCompletion:
         """Run chat op ``op`` and answer a ``chat.completion``; errors as :meth:`stream`. A cancelled
         await (the core's deadline) cancels the op."""
-        call = await self._open(op, args, stream=False)
+        call = await self._open(op, args, lane=lane, stream=False)
         try:
             async for event in self._events(call):
                 if isinstance(event, Done):
@@ -395,9 +402,9 @@ class Supervisor:
         finally:
             self._cancel(call)
 
-    async def call(self, op: str, args: bytes, *, type: type[T]) -> T:
+    async def call(self, op: str, args: bytes, *, type: type[T], lane: str | None = None) -> T:
         """Run op ``op`` and decode its answer as ``type``; errors as :meth:`stream`."""
-        call = await self._open(op, args, stream=False)
+        call = await self._open(op, args, lane=lane, stream=False)
         try:
             message = await call.queue.get()
             if isinstance(message, wire.Result):

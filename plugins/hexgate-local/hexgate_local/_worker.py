@@ -2,8 +2,8 @@
 
 :class:`LocalWorker` loads the GGUF chat model (llama.cpp) and the ONNX embedder when the worker
 starts and serves three ops: ``chat`` (:class:`ChatJob` → an :class:`~hexgate.inproc.Outcome`),
-``embed`` (:class:`EmbedJob` → :class:`Embedded`) and ``dimensions`` (→ int). Chat runs on the
-``chat`` lane and embeddings on the ``embed`` lane, so an embedding never waits behind a long
+``embed`` (:class:`EmbedJob` → :class:`Embedded`) and ``dimensions`` (→ int). The provider sends
+chat to the ``chat`` lane and the others to the ``embed`` lane, so an embedding never waits behind a long
 generation. Everything here blocks; it runs only in the worker process.
 """
 
@@ -68,9 +68,6 @@ class LocalWorker:
 
         raw: bytes = llama_cpp.llama_print_system_info()
         return "llama.cpp system info: " + raw.decode("utf-8", errors="replace").strip()
-
-    def lane(self, op: str) -> str:
-        return "chat" if op == "chat" else "embed"
 
     def run(self, op: str, args: bytes, cancel: threading.Event, sink: Sink | None) -> Any:
         if op == "chat":

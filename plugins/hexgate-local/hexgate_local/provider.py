@@ -27,7 +27,7 @@ from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatComple
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 from hexgate.schemas.models import Model, ModelCapabilities
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
-from hexgate_local._worker import ChatJob, EmbedJob, Embedded
+from hexgate_local._worker import ChatJob, Embedded, EmbedJob
 from hexgate_local.embedder import MAX_SEQ_LENGTH
 from hexgate_local.settings import BUNDLED_CHAT_NAME, LocalSettings, resolve_paths
 from hexgate_local.translate import (
@@ -71,7 +71,7 @@ class LocalProvider:
         """Start the worker process, which loads both models. Raises ValueError if a file cannot be loaded."""
         await self.worker.start()
         if self.worker.status().state == "ready":
-            self._dimensions = await self.worker.call("dimensions", b"", type=int)
+            self._dimensions = await self.worker.call("dimensions", b"", type=int, lane="embed")
 
     async def aclose(self) -> None:
         """Stop the worker process: running generations end with an error, later calls raise
@@ -144,7 +144,7 @@ class LocalProvider:
             dimensions=request.dimensions if isinstance(request.dimensions, int) else None,
             as_base64=request.encoding_format == "base64",
         )
-        out = await self.worker.call("embed", _encoder.encode(job), type=Embedded)
+        out = await self.worker.call("embed", _encoder.encode(job), type=Embedded, lane="embed")
         return EmbeddingResponse(
             data=[Embedding(index=i, embedding=v) for i, v in enumerate(out.vectors)],
             model=ctx.model,
