@@ -12,7 +12,8 @@ to stderr. SIGINT is ignored (a Ctrl-C on the gateway's terminal is the gateway'
 
 Test hook, never active unless ``HEXGATE_TEST_FAULTS=1`` is in the worker's environment: a call whose
 arguments contain ``hexgate-test-fault:segv`` (``:abort``, ``:hang``, ``:exit``) makes the worker
-fault that way at its first streamed piece of text (at once for a call that does not stream).
+fault that way after its first streamed piece of text, once another call is in the worker too (at
+once for a call that does not stream).
 ``HEXGATE_TEST_FAULTS=start-abort`` makes every worker abort before it is ready.
 """
 
@@ -173,6 +174,16 @@ class _Server:
                 self._running.pop(call.id, None)
         self.send(reply)
 
+    def _await_company(self) -> None:
+        """Test hook only: wait (10 s at most) until another call is in the worker, so that a fault
+        mid-stream also hits a request in flight."""
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self._queued) + len(self._running) > 1:
+                    return
+            time.sleep(0.01)
+
     def _sink(self, call: wire.Call) -> Sink:
         call_id, send = call.id, self.send
         fault = call.args.split(_FAULT, 1)[1] if self._faults and _FAULT in call.args else None
@@ -181,6 +192,7 @@ class _Server:
             if isinstance(event, Text):
                 send(wire.Piece(call_id, event.index, event.text))
                 if fault is not None:
+                    self._await_company()
                     _fault(fault)
             elif isinstance(event, Start):
                 send(wire.Started(call_id, event.index))
