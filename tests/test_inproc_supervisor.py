@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import openai
 import pytest
 
@@ -185,3 +186,26 @@ def test_start_up_logs_the_system_info_line() -> None:
         lines = [line for line in gw.log.read_text().splitlines() if "llama.cpp system info:" in line]
         assert len(lines) == 1
         assert "local model worker ready" in lines[0] and "CPU :" in lines[0]
+
+
+async def test_a_worker_that_keeps_crashing_at_start_is_failed_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hexgate_local import LocalProvider
+
+    from hexgate.errors import UpstreamError
+    from hexgate.protocol import CallContext
+    from hexgate.schemas.chat import ChatCompletionRequest
+
+    monkeypatch.setenv("HEXGATE_TEST_FAULTS", "start-abort")  # every worker aborts before it is ready
+    async with httpx.AsyncClient() as http:
+        provider = LocalProvider({}, http=http)
+        try:
+            await provider.start()  # does not raise: the rest of the gateway still starts
+            (status,) = provider.workers()
+            assert (status.state, status.pid, status.restarts) == ("failed", None, 2)
+            assert status.last_exit == f"exited (signal {signal.SIGABRT})"
+            request = msgspec.convert(ask("hi"), ChatCompletionRequest)
+            ctx = CallContext(request_id="r", model="smollm2-135m-instruct", timeout=10)
+            with pytest.raises(UpstreamError, match=r"local model worker failed: exited \(signal 6\)"):
+                await provider.chat(request, ctx)
+        finally:
+            await provider.aclose()
