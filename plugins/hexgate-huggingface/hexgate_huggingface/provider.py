@@ -173,7 +173,12 @@ class HuggingFaceProvider:
         if spec is None:
             if not (self.settings.allow_unlisted and is_repo_id(name)):
                 known = ", ".join(repr(k) for k in self.settings.models) or "none"
-                more = " or a repo id in the local Hugging Face cache" if self.settings.allow_unlisted else ""
+                if self.settings.allow_unlisted:
+                    more = " or a repo id in the local Hugging Face cache"
+                elif is_repo_id(name):
+                    more = "; list it under models, or set allow_unlisted = true to serve cached repo ids"
+                else:
+                    more = ""
                 raise ModelNotFound(f"model {name!r} is not configured for this provider (configured: {known}){more}")
             spec = ModelSettings(repo=name)
         described = await asyncio.to_thread(_describe, name, spec, self.settings)
