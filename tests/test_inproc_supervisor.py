@@ -209,3 +209,20 @@ async def test_a_worker_that_keeps_crashing_at_start_is_failed_with_the_reason(m
                 await provider.chat(request, ctx)
         finally:
             await provider.aclose()
+
+
+async def test_a_model_the_worker_cannot_load_stops_the_start(tmp_path: Path) -> None:
+    from hexgate_local import LocalProvider
+
+    gguf = tmp_path / "broken.gguf"
+    gguf.write_bytes(b"not a gguf")
+    async with httpx.AsyncClient() as http:
+        provider = LocalProvider({"chat_model_path": str(gguf)}, http=http)
+        try:
+            with pytest.raises(ValueError, match="broken.gguf|load"):
+                await provider.start()
+            (status,) = provider.workers()
+            assert status.state == "failed" and status.restarts == 0
+            assert status.last_exit and status.last_exit.startswith("could not start: ")
+        finally:
+            await provider.aclose()

@@ -220,6 +220,8 @@ class Supervisor:
             began = time.monotonic()
             ready, reason = self._run_once()
             with self._lock:
+                # not ready from here on, in the same step as the sweep: no call can slip in between
+                self._state = "stopped" if self._closed else "restarting"
                 self._generation += 1
                 self._proc, self._pid, self._kill_reason = None, None, None
                 self._last_exit = reason
