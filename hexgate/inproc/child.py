@@ -110,6 +110,7 @@ class _Server:
         self._lanes: OrderedDict[str, ThreadPoolExecutor] = OrderedDict()
         self._queued: dict[int, threading.Event] = {}
         self._running: dict[int, threading.Event] = {}
+        self._load: dict[str, int] = {}
         self._started = 0
         self._skipped = 0
 
@@ -131,10 +132,16 @@ class _Server:
             lane = self._lanes.get(call.lane)
             if lane is None:
                 lane = self._lanes[call.lane] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hexgate-lane")
-                if len(self._lanes) > _MAX_LANES:
-                    self._lanes.popitem(last=False)[1].shutdown(wait=False)  # its queued calls still run
             self._lanes.move_to_end(call.lane)
+            self._load[call.lane] = self._load.get(call.lane, 0) + 1
+            self._drop_idle_lanes()
         lane.submit(self._run, call, cancel)
+
+    def _drop_idle_lanes(self) -> None:
+        """Beyond :data:`_MAX_LANES`, end the least recently used lanes that have nothing to do (a busy
+        one is kept: a lane is one thread, so a model never runs on two at once)."""
+        for name in [n for n in self._lanes if not self._load.get(n)][: max(0, len(self._lanes) - _MAX_LANES)]:
+            self._lanes.pop(name).shutdown(wait=False)
 
     def cancel(self, call_id: int) -> None:
         with self._lock:
@@ -147,6 +154,15 @@ class _Server:
             running.set()
 
     def _run(self, call: wire.Call, cancel: threading.Event) -> None:
+        try:
+            self._run_call(call, cancel)
+        finally:
+            with self._lock:
+                self._load[call.lane] -= 1
+                if not self._load[call.lane]:
+                    del self._load[call.lane]
+
+    def _run_call(self, call: wire.Call, cancel: threading.Event) -> None:
         with self._lock:
             if self._queued.pop(call.id, None) is None:
                 return  # cancelled while queued, already answered
