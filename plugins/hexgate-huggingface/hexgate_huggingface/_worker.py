@@ -6,7 +6,9 @@ arrival order), and keeps at most ``max_models`` loaded (the least recently used
 Ops: ``chat`` (:class:`ChatJob` → :class:`~hexgate.inproc.Outcome`), ``embed`` (:class:`EmbedJob`
 → :class:`Embedded`), ``load`` (:class:`ModelRef`), ``devices`` (a list of device settings; raises
 :class:`UpstreamError` for one torch does not see) and ``loaded`` (the names loaded so far, last 64).
-torch and transformers are imported with the first model, so the worker is ready at once.
+torch and transformers are imported with the first model, so the worker is ready at once, unless
+the settings ask to ``preload``: then every configured model loads before the worker is ready (at
+start and after each restart).
 """
 
 from __future__ import annotations
@@ -73,6 +75,12 @@ class HuggingFaceWorker:
         self._lock = threading.Lock()
         self._models: OrderedDict[str, ChatModel | Embedder] = OrderedDict()
         self._loads: deque[str] = deque(maxlen=64)
+        if self.settings.preload:  # before the worker is ready, so a restarted worker comes back warm
+            from hexgate_huggingface.provider import describe
+
+            for name, spec in self.settings.models.items():
+                described = describe(name, spec, self.settings)
+                self._load(ModelRef(name=name, spec=spec, folder=described.folder, kind=described.kind))
 
     def info(self) -> str:
         return ""

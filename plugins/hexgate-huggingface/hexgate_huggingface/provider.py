@@ -45,7 +45,7 @@ from hexgate_huggingface.translate import (
     template_messages,
 )
 
-__all__ = ["HuggingFaceProvider"]
+__all__ = ["HuggingFaceProvider", "describe"]
 
 _OWNER = "hexgate-huggingface"
 _encoder = msgspec.msgpack.Encoder()
@@ -60,7 +60,7 @@ class _Described(msgspec.Struct, frozen=True, kw_only=True):
     embedding_dimensions: int | None
 
 
-def _describe(name: str, spec: ModelSettings, settings: HuggingFaceSettings) -> _Described:
+def describe(name: str, spec: ModelSettings, settings: HuggingFaceSettings) -> _Described:
     """Blocking: locate ``name``'s files and read its small JSON files. Raises :class:`ModelNotFound`,
     or :class:`UpstreamError` when neither the settings nor the files tell chat from embeddings."""
     folder = locate(
@@ -137,8 +137,9 @@ class HuggingFaceProvider:
 
     async def start(self) -> None:
         """Start the worker process and check that a configured GPU is there (torch is imported in the
-        worker); with ``preload``, locate and load every configured model, one after another.
-        Raises ValueError for a device torch does not see."""
+        worker); with ``preload`` the worker locates and loads every configured model, one after
+        another, before it is ready. Raises ValueError for a device torch does not see, or a
+        preloaded model that cannot be found or loaded."""
         await self.worker.start()
         devices = {self.settings.device, *(s.device for s in self.settings.models.values() if s.device)}
         if devices - {"cpu", "auto"}:
@@ -146,11 +147,8 @@ class HuggingFaceProvider:
                 await self.worker.call("devices", _encoder.encode(sorted(devices)), type=type(None))
             except UpstreamError as exc:
                 raise ValueError(exc.message) from None
-        if not self.settings.preload:
-            return
-        for name in self.settings.models:
-            slot = await self._slot(name)
-            await self.worker.call("load", _encoder.encode(slot.ref), type=type(None), lane=name)
+        for name in self.settings.models if self.settings.preload else ():
+            await self._slot(name)  # the worker loaded them before it was ready
 
     async def aclose(self) -> None:
         """Stop the worker process: running generations end with an error, later calls raise
@@ -181,7 +179,7 @@ class HuggingFaceProvider:
                     more = ""
                 raise ModelNotFound(f"model {name!r} is not configured for this provider (configured: {known}){more}")
             spec = ModelSettings(repo=name)
-        described = await asyncio.to_thread(_describe, name, spec, self.settings)
+        described = await asyncio.to_thread(describe, name, spec, self.settings)
         ref = ModelRef(name=name, spec=spec, folder=described.folder, kind=described.kind)
         slot = self._slots[name] = _Slot(spec=spec, described=described, ref=ref)
         while len(self._slots) > self.settings.max_models:
@@ -285,7 +283,7 @@ class HuggingFaceProvider:
             for name, spec in self.settings.models.items():
                 slot = self._slots.get(name)
                 try:
-                    described = slot.described if slot is not None else _describe(name, spec, self.settings)
+                    described = slot.described if slot is not None else describe(name, spec, self.settings)
                 except HexgateError:
                     described = None
                 if described is not None:
@@ -296,7 +294,7 @@ class HuggingFaceProvider:
                 if folder is None or str(folder) in seen or repo in self.settings.models:
                     continue
                 try:
-                    described = _describe(repo, ModelSettings(package=package), self.settings)
+                    described = describe(repo, ModelSettings(package=package), self.settings)
                 except HexgateError:
                     continue
                 out.append(self._model(repo, None, described))
