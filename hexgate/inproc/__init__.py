@@ -20,12 +20,14 @@ from hexgate.inproc.checks import (
     sampling_fields,
     template_messages,
 )
+from hexgate.inproc.child import ChildWorker
 from hexgate.inproc.embeddings import check_dimensions, encode_vectors, text_inputs
 from hexgate.inproc.stops import StopFilter
 from hexgate.inproc.supervisor import Supervisor
 from hexgate.inproc.worker import Generated, Jobs, Outcome, Run, Sink, as_hexgate, run_choices
 
 __all__ = [
+    "ChildWorker",
     "Generated",
     "Jobs",
     "Outcome",

@@ -1,20 +1,22 @@
-"""Blocking generation on worker threads, answered to the event loop as OpenAI chat objects.
+"""Generation events and chunks, and the thread path that produces them.
 
-A provider that runs a model in the gateway's own process keeps the event loop free by running each
-generation on a worker thread (an executor it owns, usually a single thread per model). A
-:class:`Jobs` keeps one cancel flag per request in flight:
+A model's engine reports each generation through a :data:`Sink`: :class:`Start`, :class:`Text`,
+:class:`Finish` per choice, then the job's :class:`Outcome` (or a :class:`HexgateError`).
+:func:`relay` turns those events into ``chat.completion.chunk`` objects (per choice a role chunk,
+content chunks, a finish chunk; last a ``choices: []`` chunk with usage) and :func:`completion` an
+outcome into a ``chat.completion``; :func:`run_choices` is the loop a job runs for ``n`` choices.
 
-- :meth:`Jobs.complete` runs a job and builds the ``chat.completion``; a cancelled await (the core's
-  deadline, a client that went away) sets the flag, which the engine checks before each token.
-- :meth:`Jobs.stream` runs a job that reports through a :data:`Sink`: each :class:`Start`,
-  :class:`Text`, :class:`Finish`, then :class:`Done` or :class:`Failed` crosses to the loop through an
-  ``asyncio.Queue`` fed with ``loop.call_soon_threadsafe`` and becomes a ``chat.completion.chunk``
-  (per choice a role chunk, content chunks, a finish chunk; last a ``choices: []`` chunk with usage).
-  Closing the iterator (the core does on a client disconnect) sets the flag.
-- :meth:`Jobs.close` (the provider's ``aclose``) sets every flag, so running generations end at their
-  next token and later calls raise :class:`UpstreamError`.
+Providers run their engines in a worker process (:class:`hexgate.inproc.Supervisor`, which relays
+these events over a pipe). :class:`Jobs` runs a job on a thread of the current process instead,
+with one cancel flag per request, feeding the same :func:`relay`; ``benchmarks/inproc_bench.py``
+uses it as the in-process baseline:
 
-:func:`run_choices` is the loop a job runs on the worker for ``n`` choices, one after another.
+- :meth:`Jobs.complete` runs a job and builds the ``chat.completion``; a cancelled await sets the
+  flag, which the engine checks before each token.
+- :meth:`Jobs.stream` runs a job with a sink whose events cross to the loop through an
+  ``asyncio.Queue`` fed with ``loop.call_soon_threadsafe``. Closing the iterator sets the flag.
+- :meth:`Jobs.close` sets every flag, so running generations end at their next token and later
+  calls raise :class:`UpstreamError`.
 """
 
 from __future__ import annotations
