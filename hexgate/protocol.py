@@ -18,7 +18,9 @@ Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raise
 Optional capabilities are separate small protocols, checked with ``isinstance`` at call
 time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
 (``POST /v1/images/generations``). :class:`MessagesProvider` is a provider whose upstream speaks
-the Messages dialect itself; one without it is bridged over ``chat`` / ``stream_chat``.
+the Messages dialect itself; one without it is bridged over ``chat`` / ``stream_chat``. A provider
+that runs models in worker processes of its own implements :class:`WorkerProvider`; ``/health`` and
+``/providers`` show each worker's state.
 
 Compatibility policy. A provider declares the protocol it was written for as a literal class
 attribute, ``protocol_version = 1`` (none declared counts as the current one); the registry refuses,
@@ -49,7 +51,16 @@ from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import RawEvent, Response, ResponseRequest, ResponseStreamEvent
 
-__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "MessagesProvider", "Provider", "ProviderFactory"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "CallContext",
+    "ImageProvider",
+    "MessagesProvider",
+    "Provider",
+    "ProviderFactory",
+    "WorkerProvider",
+    "WorkerStatus",
+]
 
 PROTOCOL_VERSION = 1
 """Bumped on any breaking change; a provider declares the version it was built for as
@@ -119,6 +130,25 @@ class MessagesProvider(Protocol):
     async def count_tokens(self, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
         """The upstream's own ``count_tokens`` answer (``{"input_tokens": n}``) as bytes."""
         ...
+
+
+class WorkerStatus(msgspec.Struct, kw_only=True):
+    """One model worker process of a provider, as ``/health`` and ``/providers`` show it."""
+
+    name: str
+    state: str
+    """``stopped`` | ``starting`` | ``ready`` | ``restarting`` | ``failed``."""
+    pid: int | None
+    restarts: int
+    last_exit: str | None
+    """Why the last process ended (``exited (signal 11)``), or why it is ``failed``; None before any exit."""
+
+
+@runtime_checkable
+class WorkerProvider(Protocol):
+    """Optional: a provider whose models run in worker processes it supervises (no I/O: a snapshot)."""
+
+    def workers(self) -> list[WorkerStatus]: ...
 
 
 class ProviderFactory(Protocol):

@@ -1,20 +1,22 @@
-"""Blocking generation on worker threads, answered to the event loop as OpenAI chat objects.
+"""Generation events and chunks, and the thread path that produces them.
 
-A provider that runs a model in the gateway's own process keeps the event loop free by running each
-generation on a worker thread (an executor it owns, usually a single thread per model). A
-:class:`Jobs` keeps one cancel flag per request in flight:
+A model's engine reports each generation through a :data:`Sink`: :class:`Start`, :class:`Text`,
+:class:`Finish` per choice, then the job's :class:`Outcome` (or a :class:`HexgateError`).
+:func:`relay` turns those events into ``chat.completion.chunk`` objects (per choice a role chunk,
+content chunks, a finish chunk; last a ``choices: []`` chunk with usage) and :func:`completion` an
+outcome into a ``chat.completion``; :func:`run_choices` is the loop a job runs for ``n`` choices.
 
-- :meth:`Jobs.complete` runs a job and builds the ``chat.completion``; a cancelled await (the core's
-  deadline, a client that went away) sets the flag, which the engine checks before each token.
-- :meth:`Jobs.stream` runs a job that reports through a :data:`Sink`: each :class:`Start`,
-  :class:`Text`, :class:`Finish`, then :class:`Done` or :class:`Failed` crosses to the loop through an
-  ``asyncio.Queue`` fed with ``loop.call_soon_threadsafe`` and becomes a ``chat.completion.chunk``
-  (per choice a role chunk, content chunks, a finish chunk; last a ``choices: []`` chunk with usage).
-  Closing the iterator (the core does on a client disconnect) sets the flag.
-- :meth:`Jobs.close` (the provider's ``aclose``) sets every flag, so running generations end at their
-  next token and later calls raise :class:`UpstreamError`.
+Providers run their engines in a worker process (:class:`hexgate.inproc.Supervisor`, which relays
+these events over a pipe). :class:`Jobs` runs a job on a thread of the current process instead,
+with one cancel flag per request, feeding the same :func:`relay`; ``benchmarks/inproc_bench.py``
+uses it as the in-process baseline:
 
-:func:`run_choices` is the loop a job runs on the worker for ``n`` choices, one after another.
+- :meth:`Jobs.complete` runs a job and builds the ``chat.completion``; a cancelled await sets the
+  flag, which the engine checks before each token.
+- :meth:`Jobs.stream` runs a job with a sink whose events cross to the loop through an
+  ``asyncio.Queue`` fed with ``loop.call_soon_threadsafe``. Closing the iterator sets the flag.
+- :meth:`Jobs.close` sets every flag, so running generations end at their next token and later
+  calls raise :class:`UpstreamError`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -54,6 +57,8 @@ __all__ = [
     "Start",
     "Text",
     "as_hexgate",
+    "completion",
+    "relay",
     "run_choices",
 ]
 
@@ -194,7 +199,8 @@ def run_choices(
     return generations
 
 
-def _completion(outcome: Outcome, *, model: str) -> ChatCompletion:
+def completion(outcome: Outcome, *, model: str) -> ChatCompletion:
+    """``outcome`` as a ``chat.completion`` (a fresh id, ``model`` as given, usage from the outcome)."""
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}",
         created=int(time.time()),
@@ -209,6 +215,32 @@ def _completion(outcome: Outcome, *, model: str) -> ChatCompletion:
         ],
         usage=outcome.usage(),
     )
+
+
+async def relay(events: AsyncIterator[Event], *, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
+    """``events`` (one job's, in order) as ``chat.completion.chunk`` objects: per choice a role chunk,
+    a content chunk per :class:`Text`, a finish chunk; at :class:`Done` a ``choices: []`` chunk with
+    the usage, then the end. Raises the error of a :class:`Failed`."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=cid, created=created, model=model, choices=choices, usage=usage if usage else msgspec.UNSET
+        )
+
+    async for event in events:
+        if isinstance(event, Text):
+            yield chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text), logprobs=None)])
+        elif isinstance(event, Start):
+            delta = Delta(role="assistant", content="", refusal=None)
+            yield chunk([ChunkChoice(index=event.index, delta=delta, logprobs=None)])
+        elif isinstance(event, Finish):
+            yield chunk([ChunkChoice(index=event.index, delta=Delta(), finish_reason=event.reason, logprobs=None)])
+        elif isinstance(event, Done):
+            yield chunk([], event.outcome.usage())
+            return
+        else:
+            raise event.error
 
 
 class Jobs:
@@ -255,7 +287,7 @@ class Jobs:
         finally:
             cancel.set()
             self.active.discard(cancel)
-        return _completion(outcome, model=model)
+        return completion(outcome, model=model)
 
     async def stream(self, executor: Executor, run: Run, *, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Run ``run`` on ``executor`` with a sink, yielding its events as chunks as they arrive.
@@ -280,32 +312,16 @@ class Jobs:
             except HexgateError as exc:
                 sink(Failed(exc))
 
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-            return ChatCompletionChunk(
-                id=cid, created=created, model=model, choices=choices, usage=usage if usage else msgspec.UNSET
-            )
+        async def events() -> AsyncGenerator[Event, None]:
+            while True:
+                yield await queue.get()
 
         self.active.add(cancel)
         try:
             loop.run_in_executor(executor, work)
-            while True:
-                event = await queue.get()
-                if isinstance(event, Text):
-                    yield chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text), logprobs=None)])
-                elif isinstance(event, Start):
-                    delta = Delta(role="assistant", content="", refusal=None)
-                    yield chunk([ChunkChoice(index=event.index, delta=delta, logprobs=None)])
-                elif isinstance(event, Finish):
-                    yield chunk(
-                        [ChunkChoice(index=event.index, delta=Delta(), finish_reason=event.reason, logprobs=None)]
-                    )
-                elif isinstance(event, Done):
-                    yield chunk([], event.outcome.usage())
-                    return
-                else:
-                    raise event.error
+            async with aclosing(relay(events(), model=model)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             cancel.set()
             self.active.discard(cancel)

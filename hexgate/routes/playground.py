@@ -6,9 +6,9 @@
   (``hexgate/static/``; marked and DOMPurify vendored with their licences), open without a gateway
   key like ``/`` itself; anything not in that folder is a 404.
 - ``GET /providers``: each configured provider, the plugin serving it and whether its model list
-  answers now (a live ``list_models`` call, 10 s at most), plus every installed plugin. Settings and
-  keys are never shown; a failure is described by hexgate's own error message or the exception's
-  class name only.
+  answers now (a live ``list_models`` call, 10 s at most), the state of its model worker processes,
+  and every installed plugin. Settings and keys are never shown; a failure is described by hexgate's
+  own error message or the exception's class name only.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from litestar.params import FromPath
 from hexgate import __version__
 from hexgate.errors import HexgateError, envelope
 from hexgate.plugins import PluginInfo, discover
-from hexgate.protocol import Provider
+from hexgate.protocol import Provider, WorkerProvider, WorkerStatus
 from hexgate.registry import Registry
 from hexgate.routes._common import json_response
 
@@ -114,6 +114,8 @@ class ProviderStatus(msgspec.Struct, kw_only=True):
     models: int | None
     """How many models it lists (None when the list failed)."""
     error: str | None
+    workers: list[WorkerStatus]
+    """Its model worker processes (state, pid, restarts, last exit); empty for a provider without any."""
 
 
 class ProvidersReport(msgspec.Struct, kw_only=True):
@@ -137,7 +139,7 @@ async def _count_models(provider: Provider) -> int:
 
 @get("/providers", summary="Providers, their plugins and health")
 async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]:
-    """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error}],
+    """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error, workers}],
     "plugins": [{name, value, distribution, version}]}``; the model lists are fetched live."""
     installed = discover()
     by_name = {p.name: p for p in installed}
@@ -160,6 +162,7 @@ async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]
                 ok=not isinstance(result, BaseException),
                 models=None if isinstance(result, BaseException) else result,
                 error=_failure(result) if isinstance(result, BaseException) else None,
+                workers=provider.workers() if isinstance(provider := registry.providers[pid], WorkerProvider) else [],
             )
         )
     return json_response(ProvidersReport(gateway_version=__version__, providers=statuses, plugins=installed))

@@ -72,8 +72,12 @@ class HuggingFaceSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     threads: Annotated[int, msgspec.Meta(ge=1)] | None = None
     """torch's intra-op CPU threads (process-wide: ``torch.set_num_threads``); None leaves torch's default."""
     models: dict[str, ModelSettings] = msgspec.field(default_factory=dict)
-    allow_unlisted: bool = True
-    """Serve any ``<repo id>`` found in the local Hugging Face cache, not only the configured names."""
+    allow_unlisted: bool = False
+    """Also serve any ``<repo id>`` found in the local Hugging Face cache (or shipped by an installed
+    package), not only the configured names."""
+    max_models: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8
+    """Models kept at once (their files' description in the gateway, their weights in the worker);
+    the least recently used is dropped first and found or loaded again on its next use."""
     download: bool = False
     """Let a missing repo be downloaded on first use (never when ``HF_HUB_OFFLINE=1``)."""
     cache_dir: str | None = None

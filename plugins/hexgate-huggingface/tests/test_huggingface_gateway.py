@@ -30,6 +30,7 @@ plugin = "huggingface"
 device = "cpu"
 threads = 1
 max_new_tokens = 24
+allow_unlisted = true
 
 [providers.hflocal.models.tiny]
 path = "{tiny_dir}"

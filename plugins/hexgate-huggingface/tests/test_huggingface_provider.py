@@ -1,5 +1,5 @@
-"""The provider in-process with real models loaded offline: the tiny random Llama (chat) and the packaged
-all-MiniLM-L6-v2 (embeddings). One provider per module, so each model loads once.
+"""The provider, its models in its worker process, with real models loaded offline: the tiny random
+Llama (chat) and the packaged all-MiniLM-L6-v2 (embeddings). One provider per module, so each model loads once.
 
 The tiny model writes gibberish: the tests check structure (usage equals the tokenizer's counts, streams
 come in several pieces that join to the non-streamed answer, max_tokens → ``length``, stop strings and
@@ -19,8 +19,7 @@ import httpx
 import msgspec
 import numpy as np
 import pytest
-from hexgate_huggingface import HuggingFaceProvider, engine
-from hexgate_huggingface.engine import ChatModel, Generation
+from hexgate_huggingface import HuggingFaceProvider
 
 from hexgate.errors import HexgateError, InvalidRequest, ModelNotFound, Unsupported
 from hexgate.protocol import CallContext, Provider
@@ -37,6 +36,7 @@ def provider(tiny_dir: Path, bare_dir: Path) -> Iterator[HuggingFaceProvider]:
         "device": "cpu",
         "threads": 1,
         "max_new_tokens": 16,
+        "allow_unlisted": True,
         "models": {
             "tiny": {"path": str(tiny_dir), "display_name": "Tiny Llama"},
             "tiny-short": {"path": str(tiny_dir), "context_window": 24},
@@ -216,25 +216,8 @@ async def test_respond_is_left_to_the_core(provider: HuggingFaceProvider) -> Non
 # ---------------------------------------------------------------- cancellation and queueing
 
 
-class Recorder:
-    """Wraps ChatModel.generate to keep each finished Generation."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.done: list[Generation] = []
-        original = ChatModel.generate
-
-        def generate(model: ChatModel, prompt: list[int], **kwargs: Any) -> Generation:
-            result = original(model, prompt, **kwargs)
-            self.done.append(result)
-            return result
-
-        monkeypatch.setattr(ChatModel, "generate", generate)
-
-
-async def test_closing_a_stream_stops_the_generation(
-    provider: HuggingFaceProvider, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rec = Recorder(monkeypatch)
+async def test_closing_a_stream_stops_the_generation(provider: HuggingFaceProvider) -> None:
+    before = provider.workers()[0]
     stream = provider.stream_chat(chat_req(max_tokens=4000, temperature=0), ctx("tiny"))
     seen = 0
     async for chunk in stream:
@@ -243,28 +226,27 @@ async def test_closing_a_stream_stops_the_generation(
             if seen == 3:
                 break
     await stream.aclose()  # what the core does when the client disconnects
-    # the model's worker takes the next request only once the cancelled generation returned
+    # the model's thread takes the next request only once the cancelled generation returned
     after = await provider.chat(chat_req(max_tokens=2, temperature=0), ctx("tiny"))
     assert after.choices[0].finish_reason == "length"
-    cancelled, follow_up = rec.done
-    assert cancelled.finish_reason is None
-    assert 3 <= cancelled.completion_tokens < 4000
-    assert follow_up.completion_tokens == 2
-    assert not provider._jobs.active
+    assert after.usage and after.usage.completion_tokens == 2
+    assert provider.worker.active == 0
+    # the worker ended the generation itself: one still running 5 s after the cancel would have
+    # been killed and replaced (a new pid, one more restart)
+    now = provider.workers()[0]
+    assert (now.state, now.pid, now.restarts) == ("ready", before.pid, before.restarts)
 
 
-async def test_requests_queue_and_a_cancelled_one_never_runs(
-    provider: HuggingFaceProvider, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rec = Recorder(monkeypatch)
+async def test_requests_queue_and_a_cancelled_one_never_runs(provider: HuggingFaceProvider) -> None:
+    before = await provider.worker.stats()
     first = provider.stream_chat(chat_req(max_tokens=200, temperature=0), ctx("tiny"))
-    async for chunk in first:  # the first request holds the model's worker from here on
+    async for chunk in first:  # the first request holds the model's thread from here on
         if chunk.choices and chunk.choices[0].delta.content:
             break
     second = asyncio.ensure_future(provider.chat(chat_req(max_tokens=200, temperature=0), ctx("tiny")))
     third = asyncio.ensure_future(provider.chat(chat_req(max_tokens=5, temperature=0), ctx("tiny")))
-    for _ in range(3):
-        await asyncio.sleep(0)  # both are queued behind the first now
+    while provider.worker.active < 3:  # noqa: ASYNC110 - both queued behind the first in the worker now
+        await asyncio.sleep(0.01)
     second.cancel()
     rest = [chunk async for chunk in first]
     assert finish_of(rest) == ["length"]
@@ -272,24 +254,41 @@ async def test_requests_queue_and_a_cancelled_one_never_runs(
     with pytest.raises(asyncio.CancelledError):
         await second
     assert answer.usage and answer.usage.completion_tokens == 5
-    assert [g.completion_tokens for g in rec.done] == [200, 5]
+    after = await provider.worker.stats()
+    assert (after.started - before.started, after.skipped - before.skipped) == (2, 1)
 
 
-async def test_concurrent_first_requests_load_once(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    loads: list[str] = []
-    original = engine.ChatModel.__init__
-
-    def counting(self: ChatModel, **kwargs: Any) -> None:
-        loads.append(kwargs["name"])
-        original(self, **kwargs)
-
-    monkeypatch.setattr(engine.ChatModel, "__init__", counting)
+async def test_concurrent_first_requests_load_once(tiny_dir: Path) -> None:
     p = HuggingFaceProvider({"device": "cpu", "threads": 1, "models": {"t": {"path": str(tiny_dir)}}}, http=None)  # type: ignore[arg-type]
     try:
         answers = await asyncio.gather(*(p.chat(chat_req("t", max_tokens=2), ctx("t")) for _ in range(3)))
-        assert len(answers) == 3 and loads == ["t"]
+        assert len(answers) == 3
+        assert await p.worker.call("loaded", b"", type=list[str]) == ["t"]
     finally:
         await p.aclose()
+
+
+async def test_model_slots_are_bounded(tiny_dir: Path) -> None:
+    models = {f"m{i}": {"path": str(tiny_dir)} for i in range(3)}
+    p = HuggingFaceProvider({"device": "cpu", "threads": 1, "max_models": 2, "models": models}, http=None)  # type: ignore[arg-type]
+    try:
+        for name in ("m0", "m1", "m2", "m0"):
+            await p.chat(chat_req(name, max_tokens=1), ctx(name))
+        assert list(p._slots) == ["m2", "m0"]  # m1 dropped: the least recently used
+        # m0 was dropped when m2 loaded, so its next use loaded it again
+        assert await p.worker.call("loaded", b"", type=list[str]) == ["m0", "m1", "m2", "m0"]
+    finally:
+        await p.aclose()
+
+
+async def test_unlisted_repo_ids_are_refused_by_default() -> None:
+    p = HuggingFaceProvider({}, http=None)  # type: ignore[arg-type]
+    repo = "sentence-transformers/all-MiniLM-L6-v2"
+    with pytest.raises(ModelNotFound, match="not configured"):
+        await p.embed(EmbeddingRequest(model=repo, input="x"), ctx(repo))
+    assert await p.list_models() == []
+    assert not p._slots
+    await p.aclose()
 
 
 # ---------------------------------------------------------------- embeddings
@@ -366,7 +365,7 @@ async def test_list_models_reads_each_models_files(provider: HuggingFaceProvider
 
 
 async def test_list_models_names_the_installed_package() -> None:
-    p = HuggingFaceProvider({}, http=None)  # type: ignore[arg-type]
+    p = HuggingFaceProvider({"allow_unlisted": True}, http=None)  # type: ignore[arg-type]
     models = await p.list_models()
     assert [(m.id, m.owned_by, m.embedding_dimensions) for m in models] == [
         ("sentence-transformers/all-MiniLM-L6-v2", "sentence-transformers", 384)
@@ -399,21 +398,13 @@ async def test_a_configured_gpu_that_is_missing_stops_the_start() -> None:
     await p.aclose()
 
 
-async def test_preload_loads_at_start(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    loads: list[str] = []
-    original = engine.ChatModel.__init__
-
-    def counting(self: ChatModel, **kwargs: Any) -> None:
-        loads.append(kwargs["name"])
-        original(self, **kwargs)
-
-    monkeypatch.setattr(engine.ChatModel, "__init__", counting)
+async def test_preload_loads_at_start(tiny_dir: Path) -> None:
     settings = {"device": "cpu", "threads": 1, "preload": True, "models": {"t": {"path": str(tiny_dir)}}}
     p = HuggingFaceProvider(settings, http=None)  # type: ignore[arg-type]
     try:
         await p.start()
-        assert loads == ["t"]
+        assert await p.worker.call("loaded", b"", type=list[str]) == ["t"]
         await p.chat(chat_req("t", max_tokens=2), ctx("t"))
-        assert loads == ["t"]
+        assert await p.worker.call("loaded", b"", type=list[str]) == ["t"]
     finally:
         await p.aclose()

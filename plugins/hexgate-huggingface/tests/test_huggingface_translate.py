@@ -245,8 +245,9 @@ def test_settings_defaults() -> None:
         512,
         None,
         False,
-        True,
+        False,
     )
+    assert s.max_models == 8
 
 
 @pytest.mark.parametrize(
