@@ -36,7 +36,7 @@ from hexgate.ops.reload import REGISTRY_KEY
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
 
-__all__ = ["KEY_STATE", "OPERATIONS", "VIRTUAL_KEY_STATE", "ops_middleware"]
+__all__ = ["KEY_STATE", "OPERATIONS", "PROMPT_STATE", "VIRTUAL_KEY_STATE", "ops_middleware"]
 
 log = logging.getLogger("hexgate.ops")
 prompt_log = logging.getLogger("hexgate.prompts")
@@ -45,6 +45,9 @@ VIRTUAL_KEY_STATE = "hexgate_virtual_key"
 """``scope["state"]`` entry the gateway middleware sets to a bearer token that may be a virtual key."""
 KEY_STATE = "hexgate_key"
 """``scope["state"]`` entry holding the request's :class:`~hexgate.ops.keys.VirtualKey` once checked."""
+PROMPT_STATE = "hexgate_prompt"
+"""``scope["state"]`` entry with the start of the request body, only with ``[telemetry] log_prompts``
+(the console's Live tab shows it)."""
 
 OPERATIONS = {
     "/v1/chat/completions": "chat",
@@ -55,6 +58,7 @@ OPERATIONS = {
 """``POST`` paths that call a model, and their ``gen_ai.operation.name``."""
 
 _PROMPT_LOG_MAX = 64 * 1024
+_PROMPT_LIVE_MAX = 2048
 _encoder = msgspec.json.Encoder()
 
 
@@ -185,6 +189,7 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             return
         if ops.log_prompts and body is not None:
             prompt_log.info("%s body: %s", scope["path"], body[:_PROMPT_LOG_MAX].decode("utf-8", "replace"))
+            state[PROMPT_STATE] = body[:_PROMPT_LIVE_MAX].decode("utf-8", "replace")
         if check_model and key is not None and body is not None:
             model = _model_of(body)
             if model is None or not key.allows(model):

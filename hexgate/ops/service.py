@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,8 +24,9 @@ from hexgate.ops import metrics as _metrics
 from hexgate.ops import tracing as _tracing
 from hexgate.ops.keys import KeyRing, VirtualKey
 from hexgate.ops.limits import Limiter
+from hexgate.ops.live import LiveEntry, LiveFeed
 from hexgate.ops.meter import Meter
-from hexgate.ops.middleware import ops_middleware
+from hexgate.ops.middleware import PROMPT_STATE, ops_middleware
 from hexgate.ops.reload import Generations
 from hexgate.ops.state import Backend, open_backend
 from hexgate.ops.usage import Prices, UsageBook
@@ -81,6 +83,8 @@ class Ops:
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._models: set[str] = set()
+        self.live = LiveFeed()
+        """The last requests of this process, for the console's Live tab."""
 
     # -- parts that exist while the app runs -------------------------------------------------------
 
@@ -138,6 +142,7 @@ class Ops:
                 await writer
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.live.close()
             await self._generations.aclose()
             await self._backend.aclose()
             if self.metrics is not None:
@@ -236,12 +241,13 @@ class Ops:
                 log.error("could not charge key %s (%d tokens, %d n$): %s", key.id, prompt + completion, cost, exc)
         self.book.add(
             key_id=key.id if key is not None else "-",
-            target=target or "-",
+            target=(target if status < 400 else f"{provider}/*" if provider else "") or "-",
             errors=1 if error else 0,
             input_tokens=prompt,
             output_tokens=completion,
             cost_nanos=cost,
         )
+        self._record_live(state, meter, key, trace if routed else None, status, seconds, ttft, error)
         if self.metrics is not None:
             self.metrics.observe(
                 operation=meter.operation,
@@ -255,6 +261,40 @@ class Ops:
                 output_tokens=completion,
                 cost_nanos=cost,
             )
+
+    def _record_live(
+        self,
+        state: dict[str, Any],
+        meter: Meter,
+        key: VirtualKey | None,
+        trace: Any,
+        status: int,
+        seconds: float,
+        ttft: float | None,
+        error: str | None,
+    ) -> None:
+        routed = trace if isinstance(trace, Trace) else None
+        prompt = state.get(PROMPT_STATE) if self.log_prompts else None
+        self.live.record(
+            LiveEntry(
+                time=time.time(),
+                request_id=str(state.get("request_id", "")),
+                operation=meter.operation,
+                key_id=key.id if key is not None else None,
+                key_name=key.name if key is not None else None,
+                model=meter.model,
+                provider=routed.provider if routed is not None else None,
+                target=routed.target if routed is not None else None,
+                status=status,
+                attempts=routed.attempts if routed is not None else 0,
+                latency_ms=round(seconds * 1000, 1),
+                ttft_ms=round(ttft * 1000, 1) if ttft is not None else None,
+                input_tokens=meter.prompt_tokens,
+                output_tokens=meter.completion_tokens,
+                error=error,
+                prompt=prompt if isinstance(prompt, str) else None,
+            )
+        )
 
     def _model_label(self, model: str | None) -> str:
         """The model as a metric label; past :data:`_MAX_MODEL_LABELS` distinct names, ``other`` (a client

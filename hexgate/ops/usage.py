@@ -11,9 +11,14 @@ Costs come from the ``[prices]`` table, US dollars per million tokens::
 A target without a price costs nothing. Money is counted in integer nano-dollars.
 
 Usage is kept per UTC day, key (``-`` for requests without a virtual key), and target: requests,
-errors, input and output tokens, cost. Each replica adds its figures up in memory and writes them
-to the store once a second in one pipelined round trip (:meth:`UsageBook.run`); a report reads the
-store after writing the local figures, so another replica's last second may be missing from it.
+errors, input and output tokens, cost. A failed request is booked under ``<provider id>/*``: its
+model name may be one the client made up and the upstream refused. The same figures are kept per UTC hour too, in the day's
+hash under fields that start with ``@<hour>|`` (so they expire with the day, after 400 days in
+Redis, and every write stays one ``HINCRBY``: correct with any number of replicas). A report can
+add a time series (:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its
+figures up in memory and writes them to the store once a second in one pipelined round trip
+(:meth:`UsageBook.run`); a report reads the store after writing the local figures, so another
+replica's last second may be missing from it.
 """
 
 from __future__ import annotations
@@ -22,19 +27,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import msgspec
 
 from hexgate.ops.state import Backend
 from hexgate.settings import Price
 
-__all__ = ["Prices", "UsageBook", "UsageReport", "UsageRow"]
+__all__ = ["MAX_HOURLY_DAYS", "Prices", "UsageBook", "UsageBucket", "UsageReport", "UsageRow"]
 
 log = logging.getLogger("hexgate.ops.usage")
 
 _FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cost_nanos")
 _DAYS = "usage_days"
+_HOUR = "@"
+"""Fields of one hour start with ``@HH|`` (``HH`` the UTC hour, 00-23) in their day's hash."""
+MAX_HOURLY_DAYS = 31
+"""The longest range a report gives per hour (31 days: 744 points)."""
+_MAX_DAILY_POINTS = 400
 
 
 class Prices:
@@ -70,17 +81,29 @@ class UsageRow(msgspec.Struct, kw_only=True):
     """US dollars."""
 
 
-class UsageReport(msgspec.Struct, kw_only=True):
-    """``GET /v1/usage``."""
+class UsageBucket(msgspec.Struct, kw_only=True):
+    """The figures of one hour or day of a report's series (its rows' filters applied)."""
+
+    start: int
+    """Start of the bucket, Unix seconds (UTC)."""
+    requests: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    """US dollars."""
+
+
+class UsageReport(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``GET /v1/usage``: ``data`` the rows per key and target; ``series`` (with ``bucket``
+    ``hour`` or ``day`` only) every bucket of the range in order, empty ones included."""
 
     object: str = "list"
     since: str | None = None
     until: str | None = None
     data: list[UsageRow]
-
-
-def _day(now: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if now is None else now, UTC).date().isoformat()
+    bucket: str | None = None
+    series: list[UsageBucket] | None = None
 
 
 class UsageBook:
@@ -105,8 +128,10 @@ class UsageBook:
         now: float | None = None,
     ) -> None:
         """Count one request (no I/O)."""
-        book = self._pending.setdefault(_day(now), {})
+        moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+        book = self._pending.setdefault(moment.date().isoformat(), {})
         prefix = f"{key_id}|{target}|"
+        hourly = f"{_HOUR}{moment.hour:02d}|{prefix}"
         for name, amount in (
             ("requests", 1),
             ("errors", errors),
@@ -116,6 +141,7 @@ class UsageBook:
         ):
             if amount:
                 book[prefix + name] = book.get(prefix + name, 0) + amount
+                book[hourly + name] = book.get(hourly + name, 0) + amount
 
     async def flush(self) -> None:
         """Write the local sums in one round trip; on failure they are kept for the next try."""
@@ -148,24 +174,61 @@ class UsageBook:
             await asyncio.shield(self.flush())
 
     async def report(
-        self, *, key_id: str | None = None, since: date | None = None, until: date | None = None
+        self,
+        *,
+        key_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        bucket: Literal["hour", "day"] | None = None,
+        now: float | None = None,
     ) -> UsageReport:
-        """Usage rows summed over ``since``..``until`` (inclusive, UTC days; None: unbounded)."""
+        """Usage rows summed over ``since``..``until`` (inclusive, UTC days; None: unbounded), only
+        those of ``key_id``, ``provider`` and ``model`` (``<provider id>/<upstream model>``) when
+        given; with ``bucket``, also their series per hour or per day. Raises ValueError when an
+        hourly series would span more than :data:`MAX_HOURLY_DAYS` days."""
         await self.flush()
+        today = datetime.fromtimestamp(time.time() if now is None else now, UTC).date()
+        if bucket == "hour":
+            until = until or today
+            since = since or until
+            if (until - since).days + 1 > MAX_HOURLY_DAYS:
+                raise ValueError(f"an hourly series spans {MAX_HOURLY_DAYS} days at most; pick bucket=day")
         days = sorted(
             d
             for d in await self._backend.members(_DAYS)
             if (since is None or d >= since.isoformat()) and (until is None or d <= until.isoformat())
         )
+
+        def wanted(kid: str, target: str) -> bool:
+            return (
+                (key_id is None or kid == key_id)
+                and (model is None or target == model)
+                and (provider is None or target.partition("/")[0] == provider)
+            )
+
         sums: dict[tuple[str, str], dict[str, int]] = {}
-        for fields in (await self._backend.read_usage(days)).values():
+        points: dict[int, dict[str, int]] = {}
+        for day, fields in (await self._backend.read_usage(days)).items():
+            day_start = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
             for field, amount in fields.items():
+                hour = -1
+                if field.startswith(_HOUR):
+                    hour_text, _, field = field[1:].partition("|")
+                    if bucket != "hour" or not hour_text.isdigit():
+                        continue
+                    hour = int(hour_text)
                 kid, _, rest = field.partition("|")
                 target, _, name = rest.rpartition("|")
-                if name not in _FIELDS or (key_id is not None and kid != key_id):
+                if name not in _FIELDS or not wanted(kid, target):
                     continue
-                row = sums.setdefault((kid, target), {})
-                row[name] = row.get(name, 0) + amount
+                if hour < 0:
+                    row = sums.setdefault((kid, target), {})
+                    row[name] = row.get(name, 0) + amount
+                if bucket is not None and (bucket == "day") == (hour < 0):
+                    point = points.setdefault(day_start + max(hour, 0) * 3600, {})
+                    point[name] = point.get(name, 0) + amount
         data = [
             UsageRow(
                 key_id=kid,
@@ -179,6 +242,41 @@ class UsageBook:
             )
             for (kid, target), f in sorted(sums.items())
         ]
+        series = None
+        if bucket is not None:
+            starts = _buckets(bucket, since=since, until=until, days=days, today=today, now=now)
+            series = [_point(start, points.get(start, {})) for start in starts]
         return UsageReport(
-            since=since.isoformat() if since else None, until=until.isoformat() if until else None, data=data
+            since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None,
+            data=data,
+            bucket=bucket,
+            series=series,
         )
+
+
+def _point(start: int, f: Mapping[str, int]) -> UsageBucket:
+    return UsageBucket(
+        start=start,
+        requests=f.get("requests", 0),
+        errors=f.get("errors", 0),
+        input_tokens=f.get("input_tokens", 0),
+        output_tokens=f.get("output_tokens", 0),
+        cost=f.get("cost_nanos", 0) / 1e9,
+    )
+
+
+def _buckets(
+    bucket: str, *, since: date | None, until: date | None, days: list[str], today: date, now: float | None
+) -> list[int]:
+    """Every bucket start (Unix seconds) of the range, up to the current hour or day."""
+    last = min(until or today, today)
+    first = since or (date.fromisoformat(days[0]) if days else last)
+    if bucket == "day":
+        first = max(first, last - timedelta(days=_MAX_DAILY_POINTS - 1))
+    start = int(datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp())
+    end = int(datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()) + 86400
+    if bucket == "hour":
+        end = min(end, int(time.time() if now is None else now) // 3600 * 3600 + 3600)
+    step = 3600 if bucket == "hour" else 86400
+    return list(range(start, end, step))
