@@ -38,6 +38,7 @@ from hexgate.ops.live import LastError, LiveEntry, LiveFeed, TooManySubscribers
 from hexgate.ops.service import Ops
 from hexgate.registry import Registry
 from hexgate.routes._common import decode_body, json_response
+from hexgate.routes.playground import ProvidersReport, providers_report
 from hexgate.settings import ConfigError
 
 __all__ = ["ADMIN_HANDLERS", "OPEN_PATHS"]
@@ -90,11 +91,11 @@ class ProviderHealth(msgspec.Struct, kw_only=True):
     last_error: LastError | None = None
 
 
-class ProvidersHealth(msgspec.Struct, kw_only=True):
-    """``GET /admin/providers``: what this process knows (each replica has its own circuits)."""
+class ProvidersHealth(ProvidersReport, kw_only=True):
+    """``GET /admin/providers``: ``GET /providers`` plus ``health``, what this process knows of
+    each provider (each replica has its own circuits)."""
 
-    object: str = "list"
-    data: list[ProviderHealth]
+    health: list[ProviderHealth]
 
 
 class Busy(HexgateError):
@@ -274,12 +275,12 @@ def _circuit(target: str, failures: int, open_until: float, *, now: float, thres
     return Circuit(target=target, state=state, failures=failures, cooldown_remaining=0.0)
 
 
-@get("/admin/providers", summary="Circuit state and last error per provider (admin key)")
+@get("/admin/providers", summary="Providers, plugins, model lists, circuits and last errors (admin key)")
 async def providers_health(
     request: Request[Any, Any, Any], ops: NamedDependency[Ops], registry: NamedDependency[Registry]
 ) -> Response[Any]:
-    """Per configured provider: its targets' circuits (only targets that ever failed have one) and
-    its last failed request, as this process saw them."""
+    """``GET /providers``'s report, plus per configured provider its targets' circuits (only targets
+    that ever failed have one) and its last failed request, as this process saw them."""
     _require_admin(request, ops)
     now = time.monotonic()
     threshold = registry.settings.routing.failure_threshold
@@ -288,11 +289,16 @@ async def providers_health(
         circuits = by_provider.get(target.partition("/")[0])
         if circuits is not None:
             circuits.append(_circuit(target, breaker.failures, breaker.open_until, now=now, threshold=threshold))
-    data = [
+    health = [
         ProviderHealth(id=pid, circuits=circuits, last_error=ops.live.last_errors.get(pid))
         for pid, circuits in sorted(by_provider.items())
     ]
-    return json_response(ProvidersHealth(data=data))
+    report = await providers_report(registry)
+    return json_response(
+        ProvidersHealth(
+            gateway_version=report.gateway_version, providers=report.providers, plugins=report.plugins, health=health
+        )
+    )
 
 
 @get("/metrics", summary="Prometheus metrics", include_in_schema=False)
