@@ -36,7 +36,7 @@ from hexgate.ops.reload import REGISTRY_KEY
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
 
-__all__ = ["KEY_STATE", "OPERATIONS", "PROMPT_STATE", "VIRTUAL_KEY_STATE", "ops_middleware"]
+__all__ = ["ERROR_STATE", "KEY_STATE", "OPERATIONS", "PROMPT_STATE", "VIRTUAL_KEY_STATE", "ops_middleware"]
 
 log = logging.getLogger("hexgate.ops")
 prompt_log = logging.getLogger("hexgate.prompts")
@@ -45,6 +45,8 @@ VIRTUAL_KEY_STATE = "hexgate_virtual_key"
 """``scope["state"]`` entry the gateway middleware sets to a bearer token that may be a virtual key."""
 KEY_STATE = "hexgate_key"
 """``scope["state"]`` entry holding the request's :class:`~hexgate.ops.keys.VirtualKey` once checked."""
+ERROR_STATE = "hexgate_error_body"
+"""``scope["state"]`` entry with the start of a failed answer's body (its error envelope)."""
 PROMPT_STATE = "hexgate_prompt"
 """``scope["state"]`` entry with the start of the request body, only with ``[telemetry] log_prompts``
 (the console's Live tab shows it)."""
@@ -59,6 +61,7 @@ OPERATIONS = {
 
 _PROMPT_LOG_MAX = 64 * 1024
 _PROMPT_LIVE_MAX = 2048
+_ERROR_KEEP = 4096
 _encoder = msgspec.json.Encoder()
 
 
@@ -251,6 +254,8 @@ async def _run(
         elif message["type"] == "http.response.body":
             if first is None and message.get("body"):
                 first = time.perf_counter()
+                if status >= 400 and stream_provider is None:  # the error envelope, for the Live tab
+                    state[ERROR_STATE] = message["body"][:_ERROR_KEEP]
             if not finished and not message.get("more_body", False):
                 finished = True
                 code, seconds, ttft = figures()

@@ -17,16 +17,18 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.types import ASGIApp
 
+from hexgate.errors import ErrorEnvelope
 from hexgate.ops import metrics as _metrics
 from hexgate.ops import tracing as _tracing
 from hexgate.ops.keys import KeyRing, VirtualKey
 from hexgate.ops.limits import Limiter
 from hexgate.ops.live import LiveEntry, LiveFeed
 from hexgate.ops.meter import Meter
-from hexgate.ops.middleware import PROMPT_STATE, ops_middleware
+from hexgate.ops.middleware import ERROR_STATE, PROMPT_STATE, ops_middleware
 from hexgate.ops.reload import Generations
 from hexgate.ops.state import Backend, open_backend
 from hexgate.ops.usage import Prices, UsageBook
@@ -36,6 +38,22 @@ from hexgate.routes._common import TRACE_KEY
 from hexgate.settings import ConfigError, Settings, load_settings
 
 __all__ = ["Ops", "preflight"]
+
+
+_failure_decoder = msgspec.json.Decoder(ErrorEnvelope)
+
+
+def _error_text(body: Any, fallback: str | None) -> str | None:
+    """``<type>: <message>`` from an answer's error envelope (cut at 300 characters), else ``fallback``."""
+    if not isinstance(body, bytes) or not body:
+        return fallback
+    try:
+        failure = _failure_decoder.decode(body).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return fallback
+    text = f"{failure.type}: {failure.message}"
+    return text if len(text) <= 300 else text[:300] + "…"
+
 
 log = logging.getLogger("hexgate.ops")
 
@@ -291,7 +309,7 @@ class Ops:
                 ttft_ms=round(ttft * 1000, 1) if ttft is not None else None,
                 input_tokens=meter.prompt_tokens,
                 output_tokens=meter.completion_tokens,
-                error=error,
+                error=_error_text(state.get(ERROR_STATE), error),
                 prompt=prompt if isinstance(prompt, str) else None,
             )
         )

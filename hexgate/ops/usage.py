@@ -13,12 +13,12 @@ A target without a price costs nothing. Money is counted in integer nano-dollars
 Usage is kept per UTC day, key (``-`` for requests without a virtual key), and target: requests,
 errors, input and output tokens, cost. A failed request is booked under ``<provider id>/*``: its
 model name may be one the client made up and the upstream refused. The same figures are kept per
-UTC hour too, in the day's hash under fields that start with ``@<hour>|`` (so they expire with
-the day, after 400 days in Redis, and every write stays one ``HINCRBY``: correct with any number
-of replicas). A report can add a time series (:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its
-figures up in memory and writes them to the store once a second in one pipelined round trip
-(:meth:`UsageBook.run`); a report reads the store after writing the local figures, so another
-replica's last second may be missing from it.
+UTC hour too, in the day's hash under fields that start with ``@<hour>|`` (so they expire with the
+day, after 400 days in Redis, and every write stays one ``HINCRBY``: correct with any number of
+replicas). A report can add a time series (:class:`UsageBucket`, per hour or per day) to its rows.
+Each replica adds its figures up in memory and writes them to the store once a second in one
+pipelined round trip (:meth:`UsageBook.run`); a report reads the store after writing the local
+figures, so another replica's last second may be missing from it.
 """
 
 from __future__ import annotations
