@@ -440,8 +440,9 @@
     else if (!circuits.length) cell.append(el("span", { class: "circuit closed", text: "closed" }));
     for (const c of circuits) {
       const note = c.state === "open" ? ` (${Math.ceil(c.cooldown_remaining)} s left)` : c.failures ? ` (${c.failures} failures)` : "";
-      cell.append(el("div", {}, el("span", { class: "circuit " + c.state, text: c.state }),
-        el("span", { class: "muted small", text: ` ${c.target.slice(c.target.indexOf("/") + 1)}${note}` })));
+      cell.append(el("div", { class: "circuit-row" }, el("span", { class: "circuit " + c.state, text: c.state }),
+        el("span", { class: "mono small", text: " " + c.target.slice(c.target.indexOf("/") + 1) }),
+        el("div", { class: "muted small", text: note.trim() })));
     }
     return cell;
   }

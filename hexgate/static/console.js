@@ -84,9 +84,14 @@
     const unlocked = !!adminKey();
     document.body.classList.toggle("admin", unlocked);
     $("save-admin").textContent = unlocked ? "Lock" : "Unlock";
-    $("admin-key").value = unlocked ? "••••••••" : "";
+    $("admin-key").value = "";
+    $("admin-key").disabled = unlocked;
+    $("admin-key").placeholder = unlocked ? "Unlocked" : "Admin key";
     if (!unlocked) {
       stopLive();
+      usage.seq++;
+      keysSeq++;
+      keysById.clear();
       $("keys-table").querySelector("tbody").replaceChildren();
       $("usage-table").querySelector("tbody").replaceChildren();
       $("live-table").querySelector("tbody").replaceChildren();
@@ -113,6 +118,7 @@
   // ---- keys -------------------------------------------------------------------------------------
 
   const keysById = new Map();
+  let keysSeq = 0;
 
   function keyState(k) {
     if (k.revoked_at) return "revoked";
@@ -160,8 +166,10 @@
   async function loadKeys() {
     if (!adminKey()) return;
     const status = $("keys-status");
+    const seq = ++keysSeq;
     try {
       const list = await (await admin("/admin/keys")).json();
+      if (seq !== keysSeq || !adminKey()) return;
       keysById.clear();
       for (const k of list.data) keysById.set(k.id, k);
       const rows = [...list.data].reverse(); // newest first
@@ -269,7 +277,7 @@
 
   // ---- usage ------------------------------------------------------------------------------------
 
-  const usage = { rows: [], series: [], bucket: "hour", sort: { field: "requests", dir: -1 }, metric: "tokens", plot: null };
+  const usage = { seq: 0, rows: [], series: [], bucket: "hour", sort: { field: "requests", dir: -1 }, metric: "tokens", plot: null };
 
   function setRange(days) {
     const until = new Date();
@@ -317,10 +325,12 @@
     event?.preventDefault();
     if (!adminKey()) return;
     const status = $("usage-status");
+    const seq = ++usage.seq; // only the newest request draws: an older answer may arrive last
     setStatus(status, "Loading…");
     try {
       if (!keysById.size) await loadKeys();
       const report = await (await admin("/v1/usage?" + usageQuery())).json();
+      if (seq !== usage.seq || !adminKey()) return;
       usage.rows = report.data;
       usage.series = report.series || [];
       usage.bucket = report.bucket;
@@ -330,7 +340,7 @@
       renderChart();
       setStatus(status, `${report.since || "…"} to ${report.until || "…"}, per ${report.bucket}`);
     } catch (err) {
-      setStatus(status, describe(err), true);
+      if (seq === usage.seq) setStatus(status, describe(err), true);
     }
   }
 
@@ -552,7 +562,6 @@
       refreshActive();
       document.dispatchEvent(new CustomEvent("hexgate:admin-key"));
     });
-    $("admin-key").addEventListener("focus", () => { if (adminKey()) $("admin-key").select(); });
     for (const button of document.querySelectorAll(".tabs button")) button.addEventListener("click", refreshActive);
     $("keys-refresh").addEventListener("click", loadKeys);
     $("key-create").addEventListener("submit", createKey);

@@ -137,12 +137,15 @@ def test_console_key_to_live_to_usage_to_revoke(
     got += [chat(on_b, "served by the other replica"), chat_stream(on_b, "and streamed there")]
     batch_client = openai.OpenAI(base_url=b + "/v1", api_key=batch.json()["key"], max_retries=0, timeout=30)
     chat(batch_client, "nightly summary of everything")
+    batch_on_a = openai.OpenAI(base_url=a + "/v1", api_key=batch.json()["key"], max_retries=0, timeout=30)
+    for text in ("classify these tickets", "translate the release notes into French", "summarise the incident"):
+        chat_stream(batch_on_a, text)
     with pytest.raises(openai.APIStatusError):  # the provider whose upstream is down: 502, its circuit opens
         on_a.chat.completions.create(model="down/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
 
     live = page.locator("#live-table tbody tr", has_text="team-console")
     expect(live).to_have_count(4)  # this replica's three, and the failed one
-    newest_ok = page.locator("#live-table tbody tr", has_text="echo/echo").first
+    newest_ok = live.filter(has_text="echo/echo").first
     expect(newest_ok).to_contain_text("200")
     expect(newest_ok.locator("td.tokens")).to_have_text(f"{got[2][0]} / {got[2][1]}")
     expect(page.locator("#live-table tbody tr", has_text="down/gpt-4o-mini").locator("td.status-code")).to_have_text(
@@ -276,7 +279,7 @@ def test_key_form_shows_the_admin_api_errors_next_to_their_fields(page: Page, ga
     expect(page.locator('#keys-table tr[data-key-name="bad-limits"]')).to_have_count(0)
 
 
-def test_console_fits_a_phone(browser: Browser, gateway: str, shots: Path | None, tmp_path: Path) -> None:
+def test_console_fits_a_phone(browser: Browser, gateway: str, tmp_path: Path) -> None:
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     context.set_default_timeout(30_000)
     try:
@@ -291,7 +294,7 @@ def test_console_fits_a_phone(browser: Browser, gateway: str, shots: Path | None
                 expect(page.locator("#usage-chart canvas")).to_have_count(1)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"the {tab} tab is {width} px wide on a {PHONE['width']} px phone"
-            page.screenshot(path=str((shots or tmp_path) / f"console-{tab}-phone.png"))
+            page.screenshot(path=str(tmp_path / f"console-{tab}-phone.png"))  # to look at when it fails
         assert not errors, errors
     finally:
         context.close()
