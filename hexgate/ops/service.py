@@ -242,8 +242,9 @@ class Ops:
         seconds: float,
         ttft: float | None,
     ) -> None:
-        """Account one answered request: charge the key (awaited: the next request must see it), add the
-        usage (batched), record the metrics."""
+        """Account one answered request: add the usage (batched), record the metrics and the live entry,
+        then charge the key (awaited: the next request must see it; it completes even when the request's
+        task is cancelled meanwhile)."""
         trace = state.get(TRACE_KEY)
         routed = isinstance(trace, Trace) and trace.attempts > 0
         target = (trace.target or "") if routed and isinstance(trace, Trace) else ""
@@ -252,11 +253,6 @@ class Ops:
         error = meter.error or (str(status) if status >= 400 else None)
         prompt, completion = meter.prompt_tokens, meter.completion_tokens
         cost = self.prices.cost_nanos(target, prompt, completion)
-        if key is not None and Limiter.limited(key):
-            try:
-                await self.limiter.charge(key, tokens=prompt + completion, cost_nanos=cost)
-            except Exception as exc:
-                log.error("could not charge key %s (%d tokens, %d n$): %s", key.id, prompt + completion, cost, exc)
         self.book.add(
             key_id=key.id if key is not None else "-",
             target=(target if status < 400 else f"{provider}/*" if provider else "") or "-",
@@ -279,6 +275,19 @@ class Ops:
                 output_tokens=completion,
                 cost_nanos=cost,
             )
+        if key is not None and Limiter.limited(key):
+            # Last, and in a task of its own: the official SDKs close a stream right after [DONE], and the
+            # request's task is then cancelled; the usage above is booked and the charge still lands.
+            charge = asyncio.get_running_loop().create_task(self._charge(key, prompt + completion, cost))
+            self._tasks.add(charge)
+            charge.add_done_callback(self._tasks.discard)
+            await asyncio.shield(charge)
+
+    async def _charge(self, key: VirtualKey, tokens: int, cost: int) -> None:
+        try:
+            await self.limiter.charge(key, tokens=tokens, cost_nanos=cost)
+        except Exception as exc:
+            log.error("could not charge key %s (%d tokens, %d n$): %s", key.id, tokens, cost, exc)
 
     def _record_live(
         self,

@@ -12,13 +12,13 @@ A target without a price costs nothing. Money is counted in integer nano-dollars
 
 Usage is kept per UTC day, key (``-`` for requests without a virtual key), and target: requests,
 errors, input and output tokens, cost. A failed request is booked under ``<provider id>/*``: its
-model name may be one the client made up and the upstream refused. The same figures are kept per
-UTC hour too, in the day's hash under fields that start with ``@<hour>|`` (so they expire with the
-day, after 400 days in Redis, and every write stays one ``HINCRBY``: correct with any number of
-replicas). A report can add a time series (:class:`UsageBucket`, per hour or per day) to its rows.
-Each replica adds its figures up in memory and writes them to the store once a second in one
-pipelined round trip (:meth:`UsageBook.run`); a report reads the store after writing the local
-figures, so another replica's last second may be missing from it.
+model name may be one the client made up and the upstream refused. The same figures are kept per UTC
+hour too, one hash per hour that expires after :data:`HOURLY_RETENTION_DAYS` (days last 400). Every
+write is an ``HINCRBY``, so the sums are right with any number of replicas. A report can add a time
+series (:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its figures up in
+memory and writes them to the store once a second in one pipelined round trip per kind
+(:meth:`UsageBook.run`); a report reads the store after writing the local figures, so another
+replica's last second may be missing from it.
 """
 
 from __future__ import annotations
@@ -28,23 +28,25 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from hexgate.ops.state import Backend
 from hexgate.settings import Price
 
-__all__ = ["MAX_HOURLY_DAYS", "Prices", "UsageBook", "UsageBucket", "UsageReport", "UsageRow"]
+__all__ = ["HOURLY_RETENTION_DAYS", "MAX_HOURLY_DAYS", "Prices", "UsageBook", "UsageBucket", "UsageReport", "UsageRow"]
 
 log = logging.getLogger("hexgate.ops.usage")
 
 _FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cost_nanos")
 _DAYS = "usage_days"
-_HOUR = "@"
-"""Fields of one hour start with ``@HH|`` (``HH`` the UTC hour, 00-23) in their day's hash."""
+_HOUR = "usage_hour:"
+"""Hourly hashes are named ``usage_hour:YYYY-MM-DDTHH`` (UTC)."""
 MAX_HOURLY_DAYS = 31
 """The longest range a report gives per hour (31 days: 744 points)."""
+HOURLY_RETENTION_DAYS = 35
+_HOURLY_TTL_S = HOURLY_RETENTION_DAYS * 86400
 _MAX_DAILY_POINTS = 400
 
 
@@ -113,6 +115,7 @@ class UsageBook:
         self._backend = backend
         self._flush_every = flush_every
         self._pending: dict[str, dict[str, int]] = {}
+        self._pending_hours: dict[str, dict[str, int]] = {}
         self._lock = asyncio.Lock()
         self._failing = False
 
@@ -129,9 +132,10 @@ class UsageBook:
     ) -> None:
         """Count one request (no I/O)."""
         moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-        book = self._pending.setdefault(moment.date().isoformat(), {})
+        day = moment.date().isoformat()
+        book = self._pending.setdefault(day, {})
+        hour = self._pending_hours.setdefault(f"{_HOUR}{day}T{moment.hour:02d}", {})
         prefix = f"{key_id}|{target}|"
-        hourly = f"{_HOUR}{moment.hour:02d}|{prefix}"
         for name, amount in (
             ("requests", 1),
             ("errors", errors),
@@ -141,25 +145,31 @@ class UsageBook:
         ):
             if amount:
                 book[prefix + name] = book.get(prefix + name, 0) + amount
-                book[hourly + name] = book.get(hourly + name, 0) + amount
+                hour[prefix + name] = hour.get(prefix + name, 0) + amount
 
     async def flush(self) -> None:
-        """Write the local sums in one round trip; on failure they are kept for the next try."""
+        """Write the local sums in one round trip per kind; on failure they are kept for the next try."""
         async with self._lock:
-            rows, self._pending = self._pending, {}
-            if not rows:
-                return
-            try:
-                await self._backend.add_usage(rows)
-            except Exception as exc:
+            days, self._pending = self._pending, {}
+            hours, self._pending_hours = self._pending_hours, {}
+            failed: Exception | None = None
+            if days:
+                try:
+                    await self._backend.add_usage(days)
+                except Exception as exc:
+                    failed = exc
+                    _merge(self._pending, days)
+            if hours:
+                try:
+                    await self._backend.add_counters(hours, ttl_s=_HOURLY_TTL_S)
+                except Exception as exc:
+                    failed = exc
+                    _merge(self._pending_hours, hours)
+            if failed is not None:
                 if not self._failing:  # once per outage, not once a second
-                    log.warning("usage cannot be written to the store (kept, retried every second): %s", exc)
+                    log.warning("usage cannot be written to the store (kept, retried every second): %s", failed)
                 self._failing = True
-                for day, fields in rows.items():
-                    book = self._pending.setdefault(day, {})
-                    for name, amount in fields.items():
-                        book[name] = book.get(name, 0) + amount
-            else:
+            elif days or hours:
                 if self._failing:
                     log.warning("usage is written to the store again")
                 self._failing = False
@@ -208,27 +218,33 @@ class UsageBook:
                 and (provider is None or target.partition("/")[0] == provider)
             )
 
+        def add_up(book: dict[tuple[str, str], dict[str, int]], fields: Mapping[str, int]) -> None:
+            for field, amount in fields.items():
+                kid, _, rest = field.partition("|")
+                target, _, name = rest.rpartition("|")
+                if name in _FIELDS and wanted(kid, target):
+                    row = book.setdefault((kid, target), {})
+                    row[name] = row.get(name, 0) + amount
+
         sums: dict[tuple[str, str], dict[str, int]] = {}
         points: dict[int, dict[str, int]] = {}
         for day, fields in (await self._backend.read_usage(days)).items():
-            day_start = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
-            for field, amount in fields.items():
-                hour = -1
-                if field.startswith(_HOUR):
-                    hour_text, _, field = field[1:].partition("|")
-                    if bucket != "hour" or not hour_text.isdigit():
-                        continue
-                    hour = int(hour_text)
-                kid, _, rest = field.partition("|")
-                target, _, name = rest.rpartition("|")
-                if name not in _FIELDS or not wanted(kid, target):
-                    continue
-                if hour < 0:
-                    row = sums.setdefault((kid, target), {})
-                    row[name] = row.get(name, 0) + amount
-                if bucket is not None and (bucket == "day") == (hour < 0):
-                    point = points.setdefault(day_start + max(hour, 0) * 3600, {})
-                    point[name] = point.get(name, 0) + amount
+            book: dict[tuple[str, str], dict[str, int]] = {}
+            add_up(book, fields)
+            for key, figures in book.items():
+                _merge(sums, {key: figures})
+                if bucket == "day":
+                    _merge(points, {_start(day): figures})
+        starts: list[int] = []
+        if bucket is not None:
+            starts = _buckets(bucket, since=since, until=until, days=days, today=today, now=now)
+        if bucket == "hour":
+            names = {f"{_HOUR}{datetime.fromtimestamp(start, UTC).strftime('%Y-%m-%dT%H')}": start for start in starts}
+            for name, fields in (await self._backend.read_counters(names)).items():
+                book = {}
+                add_up(book, fields)
+                for figures in book.values():
+                    _merge(points, {names[name]: figures})
         data = [
             UsageRow(
                 key_id=kid,
@@ -242,10 +258,7 @@ class UsageBook:
             )
             for (kid, target), f in sorted(sums.items())
         ]
-        series = None
-        if bucket is not None:
-            starts = _buckets(bucket, since=since, until=until, days=days, today=today, now=now)
-            series = [_point(start, points.get(start, {})) for start in starts]
+        series = [_point(start, points.get(start, {})) for start in starts] if bucket is not None else None
         return UsageReport(
             since=since.isoformat() if since else None,
             until=until.isoformat() if until else None,
@@ -253,6 +266,17 @@ class UsageBook:
             bucket=bucket,
             series=series,
         )
+
+
+def _merge(into: dict[Any, dict[str, int]], more: Mapping[Any, Mapping[str, int]]) -> None:
+    for key, fields in more.items():
+        book = into.setdefault(key, {})
+        for name, amount in fields.items():
+            book[name] = book.get(name, 0) + amount
+
+
+def _start(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
 
 
 def _point(start: int, f: Mapping[str, int]) -> UsageBucket:

@@ -163,11 +163,15 @@ def test_console_key_to_live_to_usage_to_revoke(
         expect(page.locator("#usage-status")).not_to_have_text("Loading…")
         if usage_row.count() and usage_row.locator("td.input").text_content() == str(want_in):
             break
-        assert time.monotonic() < deadline, (
-            got,
-            usage_row.all_text_contents(),
-            admin(b, "GET", "/v1/usage", params={"key": key_id}).json(),
-        )
+        if time.monotonic() > deadline:
+            rows = {
+                name: [
+                    (r["model"], r["requests"], r["input_tokens"])
+                    for r in admin(base, "GET", "/v1/usage", params={"key": key_id}).json()["data"]
+                ]
+                for name, base in (("a", a), ("b", b))
+            }
+            raise AssertionError((got, usage_row.all_text_contents(), rows))
         time.sleep(0.5)
     expect(usage_row.locator("td.requests")).to_have_text("5")
     expect(usage_row.locator("td.input")).to_have_text(str(want_in))

@@ -136,3 +136,30 @@ def test_live_feed_shows_the_prompt_only_when_prompts_are_logged(log_prompts: bo
         assert event["output_tokens"] == answer.json()["usage"]["completion_tokens"]
         assert ("prompt" in event) is log_prompts
         assert ("the hidden words" in str(event.get("prompt"))) is log_prompts
+
+
+@pytest.mark.e2e
+def test_streams_closed_right_after_done_are_booked_and_charged(redis_url: str) -> None:
+    """The official SDK closes a stream as soon as it reads ``[DONE]``; the gateway then cancels the
+    request's task, which used to happen while the key was being charged in Redis, losing both the
+    charge and the usage row (seen about once in twenty streams)."""
+    import openai
+
+    config = f'[server]\nadmin_key = "{ADMIN}"\nstore = "{redis_url}"\n\n[providers.echo]\nplugin = "echo"\n'
+    with running_gateway(config) as base:
+        admin = {"authorization": f"Bearer {ADMIN}"}
+        key = httpx.post(base + "/admin/keys", headers=admin, json={"name": "sdk", "tpm": 10**9}, timeout=10).json()
+        client = openai.OpenAI(base_url=base + "/v1", api_key=key["key"], max_retries=0, timeout=30)
+        total = 0
+        for n in range(40):
+            stream = client.chat.completions.create(
+                model="echo/echo",
+                messages=[{"role": "user", "content": f"stream number {n}"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            total += sum(chunk.usage.total_tokens for chunk in stream if chunk.usage)
+        status = httpx.get(f"{base}/admin/keys/{key['id']}", headers=admin, timeout=10).json()
+        assert status["tokens_this_minute"] == total
+        (row,) = httpx.get(base + "/v1/usage", headers=admin, params={"key": key["id"]}, timeout=10).json()["data"]
+        assert row["requests"] == 40 and row["input_tokens"] + row["output_tokens"] == total
