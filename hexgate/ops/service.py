@@ -255,7 +255,7 @@ class Ops:
         cost = self.prices.cost_nanos(target, prompt, completion)
         self.book.add(
             key_id=key.id if key is not None else "-",
-            target=(target if status < 400 else f"{provider}/*" if provider else "") or "-",
+            target=(f"{provider}/*" if provider and 400 <= status < 500 and status != 429 else target) or "-",
             errors=1 if error else 0,
             input_tokens=prompt,
             output_tokens=completion,

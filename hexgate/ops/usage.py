@@ -11,12 +11,12 @@ Costs come from the ``[prices]`` table, US dollars per million tokens::
 A target without a price costs nothing. Money is counted in integer nano-dollars.
 
 Usage is kept per UTC day, key (``-`` for requests without a virtual key), and target: requests,
-errors, input and output tokens, cost. A failed request is booked under ``<provider id>/*``: its
-model name may be one the client made up and the upstream refused. The same figures are kept per UTC
-hour too, one hash per hour that expires after :data:`HOURLY_RETENTION_DAYS` (days last 400). Every
-write is an ``HINCRBY``, so the sums are right with any number of replicas. A report can add a time
-series (:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its figures up in
-memory and writes them to the store once a second in one pipelined round trip per kind
+errors, input and output tokens, cost. A request the upstream refused with a 4xx (other than 429) is
+booked under ``<provider id>/*``: its model name may be one the client made up. The same figures are
+kept per UTC hour too, one hash per hour that expires after :data:`HOURLY_RETENTION_DAYS` (days last
+400). Every write is an ``HINCRBY``, so the sums are right with any number of replicas. A report can
+add a time series (:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its
+figures up in memory and writes them to the store once a second in one pipelined round trip per kind
 (:meth:`UsageBook.run`); a report reads the store after writing the local figures, so another
 replica's last second may be missing from it.
 """
