@@ -389,8 +389,9 @@
 
   function csv() {
     const quote = (v) => {
-      const s = String(v ?? "");
-      return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+      let s = String(v ?? "");
+      if (typeof v === "string" && /^([=+@\t\r]|-.)/.test(s)) s = "'" + s; // not a formula in a spreadsheet
+      return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
     };
     const head = ["key_id", "key_name", "provider", "model", "requests", "errors", "input_tokens", "output_tokens", "cost_usd"];
     const lines = [head.join(",")];

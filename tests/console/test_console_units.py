@@ -118,6 +118,12 @@ def test_live_feed_shows_the_prompt_only_when_prompts_are_logged(log_prompts: bo
     with running_gateway(_config(log_prompts)) as base:
         refused = httpx.get(base + "/admin/live", headers={"authorization": "Bearer nope"}, timeout=10)
         assert refused.status_code == 401
+        admin = {"authorization": f"Bearer {ADMIN}"}
+        for query, param in (({"bucket": "week"}, "bucket"), ({"since": "yesterday"}, "since")):
+            bad = httpx.get(base + "/v1/usage", headers=admin, params=query, timeout=10)
+            assert bad.status_code == 400 and bad.json()["error"]["param"] == param
+        too_long = {"bucket": "hour", "since": "2026-01-01", "until": "2026-03-01"}
+        assert httpx.get(base + "/v1/usage", headers=admin, params=too_long, timeout=10).status_code == 400
         key = httpx.post(
             base + "/admin/keys", headers={"authorization": f"Bearer {ADMIN}"}, json={"name": "lp"}, timeout=10
         ).json()
