@@ -41,7 +41,7 @@ from hexgate.schemas.models import MAX_MODEL_NAME
 if TYPE_CHECKING:
     from hexgate.ops.service import Ops
 
-__all__ = ["KEY_STATE", "OPERATIONS", "VIRTUAL_KEY_STATE", "ops_middleware"]
+__all__ = ["ERROR_STATE", "KEY_STATE", "OPERATIONS", "PROMPT_STATE", "VIRTUAL_KEY_STATE", "ops_middleware"]
 
 log = logging.getLogger("hexgate.ops")
 prompt_log = logging.getLogger("hexgate.prompts")
@@ -50,6 +50,11 @@ VIRTUAL_KEY_STATE = "hexgate_virtual_key"
 """``scope["state"]`` entry the gateway middleware sets to a bearer token that may be a virtual key."""
 KEY_STATE = "hexgate_key"
 """``scope["state"]`` entry holding the request's :class:`~hexgate.ops.keys.VirtualKey` once checked."""
+ERROR_STATE = "hexgate_error_body"
+"""``scope["state"]`` entry with the start of a failed answer's body (its error envelope)."""
+PROMPT_STATE = "hexgate_prompt"
+"""``scope["state"]`` entry with the start of the request body, only with ``[telemetry] log_prompts``
+(the console's Live tab shows it)."""
 
 OPERATIONS = {
     "/v1/chat/completions": "chat",
@@ -64,6 +69,8 @@ JSON_BODIES = frozenset({*OPERATIONS, "/admin/keys"})
 """``POST`` paths whose body is JSON: any other ``content-type`` is a 415 before anything reads it."""
 
 _PROMPT_LOG_MAX = 64 * 1024
+_PROMPT_LIVE_MAX = 2048
+_ERROR_KEEP = 4096
 _encoder = msgspec.json.Encoder()
 
 
@@ -212,6 +219,7 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
             return
         if ops.log_prompts and body is not None:
             prompt_log.info("%s body: %s", scope["path"], body[:_PROMPT_LOG_MAX].decode("utf-8", "replace"))
+            state[PROMPT_STATE] = body[:_PROMPT_LIVE_MAX].decode("utf-8", "replace")
         if check_model and key is not None and body is not None:
             model = _model_of(body)
             if model is None or not key.allows(model):
@@ -273,6 +281,8 @@ async def _run(
         elif message["type"] == "http.response.body":
             if first is None and message.get("body"):
                 first = time.perf_counter()
+                if status >= 400 and stream_provider is None:  # the error envelope, for the Live tab
+                    state[ERROR_STATE] = message["body"][:_ERROR_KEEP]
             if not finished and not message.get("more_body", False):
                 finished = True
                 try:

@@ -13,18 +13,22 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.types import ASGIApp
 
+from hexgate.errors import ErrorEnvelope
 from hexgate.ops import metrics as _metrics
 from hexgate.ops import tracing as _tracing
 from hexgate.ops.keys import KeyRing, VirtualKey
 from hexgate.ops.limits import Limiter
+from hexgate.ops.live import LiveEntry, LiveFeed
 from hexgate.ops.meter import Meter
-from hexgate.ops.middleware import ops_middleware
+from hexgate.ops.middleware import ERROR_STATE, PROMPT_STATE, ops_middleware
 from hexgate.ops.reload import Generations
 from hexgate.ops.state import Backend, open_backend
 from hexgate.ops.usage import Prices, UsageBook
@@ -35,6 +39,22 @@ from hexgate.schemas.models import MAX_MODEL_NAME
 from hexgate.settings import ConfigError, Settings, load_settings
 
 __all__ = ["Ops", "preflight"]
+
+
+_failure_decoder = msgspec.json.Decoder(ErrorEnvelope)
+
+
+def _error_text(body: Any, fallback: str | None) -> str | None:
+    """``<type>: <message>`` from an answer's error envelope (cut at 300 characters), else ``fallback``."""
+    if not isinstance(body, bytes) or not body:
+        return fallback
+    try:
+        failure = _failure_decoder.decode(body).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return fallback
+    text = f"{failure.type}: {failure.message}"
+    return text if len(text) <= 300 else text[:300] + "…"
+
 
 log = logging.getLogger("hexgate.ops")
 
@@ -97,6 +117,8 @@ class Ops:
         self._models: set[str] = set()
         self._failed_targets: set[str] = set()
         self._configured = _configured_names(settings)
+        self.live = LiveFeed()
+        """The last requests of this process, for the console's Live tab."""
 
     # -- parts that exist while the app runs -------------------------------------------------------
 
@@ -156,6 +178,7 @@ class Ops:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._charging:  # every charge still on its way reaches the store before it closes
                 await asyncio.gather(*self._charging, return_exceptions=True)
+            self.live.close()
             await self._generations.aclose()
             await self._backend.aclose()
             if self.metrics is not None:
@@ -240,7 +263,8 @@ class Ops:
     ) -> None:
         """Account one request whose answer has been sent: charge the key (in the background, so a slow
         store never delays an answer; at most :data:`_MAX_PENDING_CHARGES` at once, all awaited at
-        shutdown), add the usage (batched), record the metrics.
+        shutdown), add the usage (batched), record the metrics and the live entry; the charge goes last, so a request
+        cancelled meanwhile (the SDKs close a stream right after ``[DONE]``) still books its usage.
 
         Usage rows and metric labels name the target and model a client sent only when an upstream
         answered on it, the config names it (an alias, an alias target, a priced target), or the upstream
@@ -264,8 +288,6 @@ class Ops:
         error = meter.error or (str(status) if status >= 400 else None)
         prompt, completion = meter.prompt_tokens, meter.completion_tokens
         cost = self.prices.cost_nanos(target, prompt, completion)
-        if key is not None and Limiter.limited(key):
-            await self._charge(key, tokens=prompt + completion, cost_nanos=cost)
         self.book.add(
             key_id=key.id if key is not None else "-",
             target=target or "-",
@@ -274,6 +296,7 @@ class Ops:
             output_tokens=completion,
             cost_nanos=cost,
         )
+        self._record_live(state, meter, key, trace if routed else None, status, seconds, ttft, error)
         if self.metrics is not None:
             self.metrics.observe(
                 operation=meter.operation,
@@ -287,6 +310,42 @@ class Ops:
                 output_tokens=completion,
                 cost_nanos=cost,
             )
+        if key is not None and Limiter.limited(key):
+            await self._charge(key, tokens=prompt + completion, cost_nanos=cost)
+
+    def _record_live(
+        self,
+        state: dict[str, Any],
+        meter: Meter,
+        key: VirtualKey | None,
+        trace: Any,
+        status: int,
+        seconds: float,
+        ttft: float | None,
+        error: str | None,
+    ) -> None:
+        routed = trace if isinstance(trace, Trace) else None
+        prompt = state.get(PROMPT_STATE) if self.log_prompts else None
+        self.live.record(
+            LiveEntry(
+                time=time.time(),
+                request_id=str(state.get("request_id", "")),
+                operation=meter.operation,
+                key_id=key.id if key is not None else None,
+                key_name=key.name if key is not None else None,
+                model=meter.model,
+                provider=routed.provider if routed is not None else None,
+                target=routed.target if routed is not None else None,
+                status=status,
+                attempts=routed.attempts if routed is not None else 0,
+                latency_ms=round(seconds * 1000, 1),
+                ttft_ms=round(ttft * 1000, 1) if ttft is not None else None,
+                input_tokens=meter.prompt_tokens,
+                output_tokens=meter.completion_tokens,
+                error=_error_text(state.get(ERROR_STATE), error),
+                prompt=prompt if isinstance(prompt, str) else None,
+            )
+        )
 
     async def _charge(self, key: VirtualKey, *, tokens: int, cost_nanos: int) -> None:
         """Charge ``key`` in a task of its own; when :data:`_MAX_PENDING_CHARGES` are already on their way,

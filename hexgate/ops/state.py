@@ -82,6 +82,15 @@ class Backend(Protocol):
 
     async def read_usage(self, days: Iterable[str]) -> dict[str, dict[str, int]]: ...
 
+    async def add_counters(self, rows: Mapping[str, Mapping[str, int]], *, ttl_s: int) -> None:
+        """Add to named hashes of counters, ``{name: {field: n}}``; each hash expires ``ttl_s``
+        seconds after its last write."""
+        ...
+
+    async def read_counters(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        """The hashes that exist among ``names``."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -103,6 +112,7 @@ class MemoryBackend:
         self._counters: dict[str, tuple[int, float | None]] = {}
         self._sets: dict[str, set[str]] = {}
         self._usage: dict[str, dict[str, int]] = {}
+        self._hashes: dict[str, tuple[float, dict[str, int]]] = {}
         self._ops = 0
 
     def _read(self, key: str, now: float) -> tuple[int, int]:
@@ -174,6 +184,20 @@ class MemoryBackend:
 
     async def read_usage(self, days: Iterable[str]) -> dict[str, dict[str, int]]:
         return {day: dict(self._usage[day]) for day in days if day in self._usage}
+
+    async def add_counters(self, rows: Mapping[str, Mapping[str, int]], *, ttl_s: int) -> None:
+        now = time.time()
+        if any(name not in self._hashes for name in rows):  # a new hash: drop the expired ones
+            self._hashes = {k: v for k, v in self._hashes.items() if v[0] > now}
+        for name, fields in rows.items():
+            book = self._hashes[name][1] if name in self._hashes else {}
+            for field, amount in fields.items():
+                book[field] = book.get(field, 0) + amount
+            self._hashes[name] = (now + ttl_s, book)
+
+    async def read_counters(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        now = time.time()
+        return {n: dict(self._hashes[n][1]) for n in names if n in self._hashes and self._hashes[n][0] > now}
 
     async def aclose(self) -> None:
         return None
@@ -287,6 +311,31 @@ class RedisBackend:
             if fields:
                 out[day] = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in fields.items()}
         return out
+
+    async def add_counters(self, rows: Mapping[str, Mapping[str, int]], *, ttl_s: int) -> None:
+        if not rows:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, fields in rows.items():
+                key = f"{self._ns}:counters:{name}"
+                for field, amount in fields.items():
+                    pipe.hincrby(key, field, amount)
+                pipe.expire(key, ttl_s)
+            await pipe.execute()
+
+    async def read_counters(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = list(names)
+        if not wanted:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in wanted:
+                pipe.hgetall(f"{self._ns}:counters:{name}")
+            results = await pipe.execute()
+        return {
+            name: {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in fields.items()}
+            for name, fields in zip(wanted, results, strict=True)
+            if fields
+        }
 
     async def aclose(self) -> None:
         await self._redis.aclose()

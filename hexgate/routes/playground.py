@@ -3,8 +3,14 @@
 - ``GET /`` (in :mod:`hexgate.routes.meta`) answers a browser (``Accept: text/html``) with the
   playground page, :func:`playground_page`; API clients keep getting the JSON service info.
 - ``GET /playground/{path}``: the page's static files, shipped inside the package
-  (``hexgate/static/``; marked and DOMPurify vendored with their licences), open without a gateway
-  key like ``/`` itself; anything not in that folder is a 404.
+  (``hexgate/static/``; marked, DOMPurify and uPlot vendored with their licences), open without a
+  gateway key like ``/`` itself; anything not in that folder is a 404.
+- Both answer with :data:`CONTENT_SECURITY_POLICY`: the page runs only its own scripts and styles
+  (no inline ones), loads images only from itself, ``data:`` and ``blob:`` (a Markdown image in a
+  model's answer cannot make the browser call another host, which would leak the conversation in
+  its URL), connects only to this gateway, and cannot be framed (``frame-ancestors 'none'``).
+  The operator's console (Keys, Usage, Live tabs) is part of the same page; its data comes from
+  the admin API (:mod:`hexgate.ops.admin`), which checks the admin key itself.
 - ``GET /providers``: each configured provider, the plugin serving it and whether its model list
   answers now (a live ``list_models`` call, 10 s at most), the state of its model worker processes,
   and every installed plugin. Settings and keys are never shown; a failure is described by hexgate's
@@ -31,10 +37,32 @@ from hexgate.protocol import Provider, WorkerProvider, WorkerStatus
 from hexgate.registry import Registry
 from hexgate.routes._common import json_response
 
-__all__ = ["PLAYGROUND_PATH", "playground_asset", "playground_page", "providers_status"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "PLAYGROUND_PATH",
+    "ProviderStatus",
+    "ProvidersReport",
+    "playground_asset",
+    "playground_page",
+    "providers_report",
+    "providers_status",
+]
 
 PLAYGROUND_PATH = "/playground"
 """URL prefix of the playground's static files (open without a gateway key)."""
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+"""The playground's Content-Security-Policy (CSP Level 3)."""
+_SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
 
 _LIST_TIMEOUT = 10.0
 _MEDIA_TYPES = {  # Litestar appends "; charset=utf-8" to text types
@@ -83,7 +111,7 @@ def playground_page() -> Response[bytes]:
     return Response(
         content=_read("index.html"),
         media_type=_MEDIA_TYPES[".html"],
-        headers={"cache-control": "no-cache", "vary": "accept"},
+        headers={"cache-control": "no-cache", "vary": "accept", **_SECURITY_HEADERS},
     )
 
 
@@ -98,7 +126,7 @@ async def playground_asset(path: FromPath[str]) -> Response[bytes]:
     return Response(
         content=_read(name),
         media_type=_media_type(name),
-        headers={"cache-control": "no-cache", "x-content-type-options": "nosniff"},
+        headers={"cache-control": "no-cache", **_SECURITY_HEADERS},
     )
 
 
@@ -141,6 +169,11 @@ async def _count_models(provider: Provider) -> int:
 async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]:
     """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error, workers}],
     "plugins": [{name, value, distribution, version}]}``; the model lists are fetched live."""
+    return json_response(await providers_report(registry))
+
+
+async def providers_report(registry: Registry) -> ProvidersReport:
+    """What ``GET /providers`` answers (the admin API's ``/admin/providers`` adds circuit state)."""
     installed = discover()
     by_name = {p.name: p for p in installed}
     ids = sorted(registry.providers)
@@ -165,4 +198,4 @@ async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]
                 workers=provider.workers() if isinstance(provider := registry.providers[pid], WorkerProvider) else [],
             )
         )
-    return json_response(ProvidersReport(gateway_version=__version__, providers=statuses, plugins=installed))
+    return ProvidersReport(gateway_version=__version__, providers=statuses, plugins=installed)

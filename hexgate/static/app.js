@@ -76,9 +76,41 @@
 
   // ---- markdown ----------------------------------------------------------------------------------
 
+  // Images in model output load only from this gateway, data: or blob: (the page's CSP enforces the same):
+  // a remote image URL could carry the conversation to another host. Others become a visible note.
+  function isLocalImage(src) {
+    try {
+      const url = new URL(src, location.href);
+      return url.origin === location.origin || url.protocol === "data:" || url.protocol === "blob:";
+    } catch (_) {
+      return false;
+    }
+  }
+
+  let imageHook = false;
+  function guardImages() {
+    if (imageHook) return;
+    imageHook = true;
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.nodeName !== "IMG") return;
+      const src = node.getAttribute("src") || "";
+      if (!isLocalImage(src)) {
+        node.removeAttribute("src");
+        node.removeAttribute("srcset");
+        node.setAttribute("data-blocked-src", src);
+      }
+    });
+  }
+
   function renderMarkdown(node, text) {
     if (window.marked && window.DOMPurify) {
+      guardImages();
       node.innerHTML = window.DOMPurify.sanitize(window.marked.parse(text, { gfm: true, breaks: false }));
+      for (const img of node.querySelectorAll("img[data-blocked-src]")) {
+        const note = el("span", { class: "blocked-image", title: img.dataset.blockedSrc,
+          text: `[image not loaded: ${img.getAttribute("alt") || img.dataset.blockedSrc}]` });
+        img.replaceWith(note);
+      }
     } else {
       node.textContent = text; // the vendored libraries did not load: plain text is still safe
     }
@@ -385,12 +417,62 @@
 
   // ---- providers ---------------------------------------------------------------------------------
 
+  // The admin key (kept by console.js for this browser tab): with it the tab also shows circuit state.
+  const adminKey = () => sessionStorage.getItem("hexgate.adminKey") || "";
+  const KNOWN_PROVIDER_FIELDS = new Set(["id", "plugin", "distribution", "version", "ok", "models", "error"]);
+
+  // Fields /providers has beyond the known ones (e.g. a provider's worker state), shown as they come.
+  function details(p) {
+    const cell = el("td", { class: "details" });
+    for (const [name, value] of Object.entries(p)) {
+      if (KNOWN_PROVIDER_FIELDS.has(name) || value === null || value === undefined) continue;
+      const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+      cell.append(el("div", {}, el("span", { class: "muted", text: name + ": " }), el("span", { class: "mono", text })));
+    }
+    if (!cell.childNodes.length) cell.textContent = "—";
+    return cell;
+  }
+
+  function circuitsCell(health) {
+    const cell = el("td", { class: "admin-only circuits" });
+    const circuits = health?.circuits || [];
+    if (!health) cell.textContent = "—";
+    else if (!circuits.length) cell.append(el("span", { class: "circuit closed", text: "closed" }));
+    for (const c of circuits) {
+      const note = c.state === "open" ? ` (${Math.ceil(c.cooldown_remaining)} s left)` : c.failures ? ` (${c.failures} failures)` : "";
+      cell.append(el("div", { class: "circuit-row" }, el("span", { class: "circuit " + c.state, text: c.state }),
+        el("span", { class: "mono small", text: " " + c.target.slice(c.target.indexOf("/") + 1) }),
+        el("div", { class: "muted small", text: note.trim() })));
+    }
+    return cell;
+  }
+
+  function lastErrorCell(health) {
+    const cell = el("td", { class: "admin-only last-error" });
+    const last = health?.last_error;
+    if (!last) {
+      cell.textContent = "—";
+      return cell;
+    }
+    const when = new Date(last.time * 1000).toISOString().replace("T", " ").slice(0, 19);
+    cell.append(el("div", { class: "fail", text: `${last.status} ${last.error}` }), el("div", { class: "muted small", text: when + " UTC" }));
+    return cell;
+  }
+
   async function loadProviders() {
     const body = $("providers-table").querySelector("tbody");
     const plugins = $("plugins-table").querySelector("tbody");
     setStatus($("providers-status"), "Asking every provider for its model list…");
     try {
-      const report = await getJSON(location.origin + "/providers");
+      let report;
+      if (adminKey()) {
+        const response = await fetch(location.origin + "/admin/providers", { headers: { Authorization: "Bearer " + adminKey() } });
+        if (!response.ok) throw await httpError(response);
+        report = await response.json();
+      } else {
+        report = await getJSON(location.origin + "/providers");
+      }
+      const health = new Map((report.health || []).map((h) => [h.id, h]));
       $("version").textContent = "v" + report.gateway_version;
       body.replaceChildren(...report.providers.map((p) => {
         const row = el("tr", { "data-provider": p.id });
@@ -399,6 +481,9 @@
           el("td", { text: p.distribution ? `${p.distribution} ${p.version}` : "—" }),
           el("td", { text: p.models ?? "—" }),
           el("td", { class: p.ok ? "ok" : "fail", text: p.ok ? "ok" : p.error }),
+          circuitsCell(health.get(p.id)),
+          lastErrorCell(health.get(p.id)),
+          details(p),
         );
         return row;
       }));
@@ -503,6 +588,9 @@
     });
     $("embed-run").addEventListener("click", embed);
     $("providers-refresh").addEventListener("click", loadProviders);
+    document.addEventListener("hexgate:admin-key", () => {
+      if ($("panel-providers").classList.contains("active")) loadProviders();
+    });
     for (const button of document.querySelectorAll(".snippet-tabs button[data-lang]")) {
       button.addEventListener("click", () => {
         snippetLang = button.dataset.lang;

@@ -1,0 +1,144 @@
+"""Fixtures for the operator's console tests: a throwaway redis-server, two gateway replicas sharing
+it (admin key, echo provider priced at $1 per token, one provider whose upstream is down), and
+Debian's Chromium driven by Playwright (as in tests/playground).
+
+Set ``HEXGATE_CONSOLE_SCREENSHOTS=docs`` to have the tests save the README's screenshots there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from hexgate.testing import free_port, running_gateway
+
+ADMIN = "console-admin-key-000"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A redis-server of this session's own on 127.0.0.1 (no RDB, no AOF)."""
+    server = shutil.which("redis-server")
+    if server is None:  # pragma: no cover - scripts/test installs it
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not _ping(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def config(store: str) -> str:
+    return f"""
+[server]
+admin_key = "${{HEXGATE_ADMIN_KEY}}"
+store = "{store}"
+
+[routing]
+retries = 0
+failure_threshold = 1
+cooldown = 120
+
+[providers.echo]
+plugin = "echo"
+
+[providers.down]
+plugin = "openai"
+base_url = "http://127.0.0.1:{free_port()}/v1"
+models = ["gpt-4o-mini"]
+
+[prices."echo/*"]
+input = 1.5
+output = 6
+"""
+
+
+@pytest.fixture(scope="session")
+def replicas(redis_url: str) -> Iterator[tuple[str, str]]:
+    """Two gateway processes sharing one Redis: the page talks to the first."""
+    env = {"HEXGATE_ADMIN_KEY": ADMIN}
+    text = config(redis_url)
+    with running_gateway(text, env=env) as a, running_gateway(text, env=env) as b:
+        yield a, b
+
+
+@pytest.fixture(scope="session")
+def gateway(replicas: tuple[str, str]) -> str:
+    return replicas[0]
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path | None:
+    """Where to save the README's screenshots (``HEXGATE_CONSOLE_SCREENSHOTS``), or None."""
+    folder = os.environ.get("HEXGATE_CONSOLE_SCREENSHOTS")
+    return Path(folder) if folder else None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    yield page
+    assert not errors, f"JavaScript errors or CSP violations in the console: {errors}"
