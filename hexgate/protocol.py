@@ -18,12 +18,17 @@ Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raise
 Optional capabilities are separate small protocols, checked with ``isinstance`` at call
 time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
 (``POST /v1/images/generations``).
+
+Optional class attributes: ``param_policy: Mapping[str, ParamPolicy]`` says what the provider does
+with each chat parameter it does not simply pass on (:mod:`hexgate.params` tells the client);
+``takes_proxy = True`` asks the core to put the effective upstream proxy URL in ``settings["proxy"]``,
+for a plugin that opens its own connections (the core's client already goes through it).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 import msgspec
@@ -34,11 +39,15 @@ from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
 
-__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "Provider", "ProviderFactory"]
+__all__ = ["PROTOCOL_VERSION", "CallContext", "ImageProvider", "ParamPolicy", "Provider", "ProviderFactory"]
 
 PROTOCOL_VERSION = 1
 """Bumped on any breaking change; a provider declares the version it was built for as
 ``protocol_version`` (class attribute) and the registry refuses another."""
+
+ParamPolicy = Literal["pass", "emulate", "drop", "reject"]
+"""What a provider does with one chat parameter: sends it on (``pass``), obtains its effect otherwise
+(``emulate``), ignores it (``drop``) or refuses the request (``reject``)."""
 
 
 class CallContext(msgspec.Struct, frozen=True, kw_only=True):

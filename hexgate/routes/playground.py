@@ -26,6 +26,7 @@ from litestar.params import FromPath
 
 from hexgate import __version__
 from hexgate.errors import HexgateError, envelope
+from hexgate.keypool import KeyState
 from hexgate.plugins import PluginInfo, discover
 from hexgate.protocol import Provider
 from hexgate.registry import Registry
@@ -114,6 +115,9 @@ class ProviderStatus(msgspec.Struct, kw_only=True):
     models: int | None
     """How many models it lists (None when the list failed)."""
     error: str | None
+    keys: list[KeyState] | None = None
+    """The upstream key pool, per key (``…`` + its last 4 characters, state, cooldown seconds,
+    requests); None when the provider has no pool."""
 
 
 class ProvidersReport(msgspec.Struct, kw_only=True):
@@ -137,7 +141,7 @@ async def _count_models(provider: Provider) -> int:
 
 @get("/providers", summary="Providers, their plugins and health")
 async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]:
-    """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error}],
+    """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error, keys}],
     "plugins": [{name, value, distribution, version}]}``; the model lists are fetched live."""
     installed = discover()
     by_name = {p.name: p for p in installed}
@@ -160,6 +164,7 @@ async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]
                 ok=not isinstance(result, BaseException),
                 models=None if isinstance(result, BaseException) else result,
                 error=_failure(result) if isinstance(result, BaseException) else None,
+                keys=registry.keypools[pid].states() if pid in registry.keypools else None,
             )
         )
     return json_response(ProvidersReport(gateway_version=__version__, providers=statuses, plugins=installed))
