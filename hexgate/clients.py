@@ -24,7 +24,9 @@ raise and never logged: :func:`redact` shows a proxy URL as ``scheme://***@host:
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import logging
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -68,10 +70,36 @@ def check_proxy(url: str) -> str:
     return url
 
 
+class _Redact(logging.Filter):
+    """Scrubs proxy credentials from records of loggers that print them (httpcore's SOCKS trace logs
+    the ``(user, password)`` tuple at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            if any(secret in text for secret in self.secrets):
+                for secret in self.secrets:
+                    text = text.replace(secret, "***")
+                record.msg, record.args = text, None
+        return True
+
+
+_REDACT = _Redact()
+for _name in ("httpcore.socks", "httpcore.proxy", "httpcore.connection"):
+    logging.getLogger(_name).addFilter(_REDACT)
+
+
 def _secrets_of(url: str) -> tuple[str, ...]:
+    """A proxy URL's credentials (as written and unquoted), also handed to the log filter."""
     parts = urllib.parse.urlsplit(url)
     found = [s for s in (parts.password, parts.username) if s]
-    return tuple(found + [urllib.parse.unquote(s) for s in found])
+    secrets = tuple(found + [urllib.parse.unquote(s) for s in found])
+    _REDACT.secrets.update(s for s in secrets if len(s) >= 3)
+    return secrets
 
 
 def _env_proxies(env: Mapping[str, str]) -> dict[str, str]:
@@ -91,7 +119,10 @@ def _transport(proxy: str | None, *, aiohttp: bool) -> httpx.AsyncBaseTransport:
     from httpx_aiohttp import AiohttpTransport
 
     if proxy is None or not proxy.startswith("socks"):
-        return AiohttpTransport(limits=_LIMITS, proxy=httpx.Proxy(proxy) if proxy else None, trust_env=False)
+        spec = _aiohttp_proxy(proxy) if proxy else None
+        transport = AiohttpTransport(limits=_LIMITS, proxy=spec, trust_env=False)
+        auth = spec.headers.get("proxy-authorization") if spec is not None else None
+        return _PlainProxyAuth(transport, auth) if auth else transport
     import aiohttp as _aiohttp
     from aiohttp_socks import ProxyConnector, ProxyType
 
@@ -111,6 +142,36 @@ def _transport(proxy: str | None, *, aiohttp: bool) -> httpx.AsyncBaseTransport:
         return _aiohttp.ClientSession(connector=connector)
 
     return AiohttpTransport(limits=_LIMITS, client=session, trust_env=False)
+
+
+def _aiohttp_proxy(url: str) -> httpx.Proxy:
+    """An HTTP(S) proxy for httpx_aiohttp with its credentials as a ``Proxy-Authorization`` header
+    (httpx_aiohttp would build aiohttp's deprecated ``BasicAuth`` from them)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return httpx.Proxy(url)
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return httpx.Proxy(bare, headers={"proxy-authorization": f"Basic {token}"})
+
+
+class _PlainProxyAuth(httpx.AsyncBaseTransport):
+    """aiohttp sends ``proxy_headers`` only on a ``CONNECT``; a plain ``http://`` request forwarded
+    by the proxy carries ``Proxy-Authorization`` in its own headers instead."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, auth: str) -> None:
+        self._inner = inner
+        self._auth = auth
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            request.headers["proxy-authorization"] = self._auth
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class _EnvRouted(httpx.AsyncBaseTransport):
@@ -179,15 +240,28 @@ class _ProviderTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
             if self._keys is not None:
-                return await self._keys.send(self._inner, request)
-            return await self._inner.handle_async_request(request)
+                response = await self._keys.send(self._inner, request)
+            else:
+                response = await self._inner.handle_async_request(request)
         except httpx.TransportError as exc:
-            text = str(exc)
-            if any(s in text for s in self._secrets):
-                for s in self._secrets:
-                    text = text.replace(s, "***")
+            text = self._scrub(str(exc))
+            if text != str(exc):
                 raise type(exc)(text, request=request) from None
             raise
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("python_socks", "aiohttp_socks")):
+                raise
+            # a SOCKS failure (refused, bad credentials, unreachable) as httpx says it
+            raise httpx.ProxyError(f"SOCKS proxy: {self._scrub(str(exc))}", request=request) from None
+        if response.status_code == 407:  # a forwarding proxy's refusal is the gateway's config, not the client's
+            await response.aclose()
+            raise httpx.ProxyError("the upstream proxy refused the gateway's credentials (407)", request=request)
+        return response
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     async def aclose(self) -> None:
         if self._owns:

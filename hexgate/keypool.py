@@ -125,7 +125,11 @@ class KeyPool:
         return httpx.Request(request.method, url, headers=headers, stream=request.stream, extensions=request.extensions)
 
     async def send(self, transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` through ``transport`` with a pool key (see the module docstring)."""
+        """Send ``request`` through ``transport`` with a pool key (see the module docstring); a
+        request that does not carry the placeholder (an image fetch, say) goes as it is."""
+        ph = self._placeholder_bytes
+        if ph not in request.url.raw_path and not any(ph in value for _, value in request.headers.raw):
+            return await transport.handle_async_request(request)
         try:
             request.content  # noqa: B018 - raises when the body is a stream not yet read
             replayable = True
