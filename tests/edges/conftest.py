@@ -235,7 +235,7 @@ def _socks_handler(proxy: ProxyServer) -> Callable[[asyncio.StreamReader, asynci
                     writer.close()
                     return
                 writer.write(b"\x01\x00")
-            _, command, _, atyp = await reader.readexactly(4)
+            _, _command, _, atyp = await reader.readexactly(4)
             if atyp == 1:
                 host = ".".join(str(b) for b in await reader.readexactly(4))
                 kind = "ipv4"
