@@ -57,6 +57,49 @@ def upstream_answer(request: RecordedRequest) -> Reply:
         return _json({"success": True, "data": {"user_id": 7, "token": "tok-1", "expires_in": 600}})
     if path.endswith("/chat/completions"):  # OpenAI-compatible, and Hexin's chatgpt route
         return _json(openai_completion("hi from openai"))
+    if path == "/v1/messages" and request.json().get("stream"):
+        events = [
+            (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_edge",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "claude-test",
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 3, "output_tokens": 0},
+                    },
+                },
+            ),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": "hi from anthropic"},
+                },
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 2},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        frames = [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
+        return Reply(200, frames, headers={"content-type": "text/event-stream", "connection": "close"})
     if path == "/v1/messages":
         return _json(
             {
