@@ -113,14 +113,15 @@ def _env_proxies(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _transport(proxy: str | None, *, aiohttp: bool) -> httpx.AsyncBaseTransport:
-    """One connection pool, direct or through ``proxy``."""
+    """One connection pool, direct or through ``proxy``; TLS verification honours ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` (``trust_env`` here touches only the TLS context: proxies are explicit)."""
     if not aiohttp:
-        return httpx.AsyncHTTPTransport(limits=_LIMITS, proxy=proxy, trust_env=False)
+        return httpx.AsyncHTTPTransport(limits=_LIMITS, proxy=proxy, trust_env=True)
     from httpx_aiohttp import AiohttpTransport
 
     if proxy is None or not proxy.startswith("socks"):
         spec = _aiohttp_proxy(proxy) if proxy else None
-        transport = AiohttpTransport(limits=_LIMITS, proxy=spec, trust_env=False)
+        transport = AiohttpTransport(limits=_LIMITS, proxy=spec, trust_env=True)
         auth = spec.headers.get("proxy-authorization") if spec is not None else None
         return _PlainProxyAuth(transport, auth) if auth else transport
     import aiohttp as _aiohttp
@@ -136,12 +137,13 @@ def _transport(proxy: str | None, *, aiohttp: bool) -> httpx.AsyncBaseTransport:
             username=urllib.parse.unquote(parts.username) if parts.username else None,
             password=urllib.parse.unquote(parts.password) if parts.password else None,
             rdns=parts.scheme == "socks5h",
+            ssl=httpx.create_ssl_context(trust_env=True),
             limit=_LIMITS.max_connections or 0,
             keepalive_timeout=_LIMITS.keepalive_expiry,
         )
         return _aiohttp.ClientSession(connector=connector)
 
-    return AiohttpTransport(limits=_LIMITS, client=session, trust_env=False)
+    return AiohttpTransport(limits=_LIMITS, client=session, trust_env=True)
 
 
 def _aiohttp_proxy(url: str) -> httpx.Proxy:

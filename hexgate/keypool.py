@@ -101,8 +101,8 @@ class KeyPool:
         return out
 
     def _pick(self, now: float, tried: set[int]) -> int | None:
-        """The next usable key not yet tried for this request, round robin; else the untried key
-        whose cool-down ends first; else (every key out or tried) None."""
+        """The next usable key not yet tried for this request, round robin; else, on a request's first
+        attempt, the key whose cool-down ends first; else (every key out, or a retry) None."""
         n = len(self._keys)
         for step in range(n):
             i = (self._next + step) % n

@@ -185,6 +185,8 @@ class ProxyServer:
     seen: list[str] = field(default_factory=list)
     """``CONNECT host:port``, ``GET http://…`` (forwarded) or ``SOCKS <atyp> host:port``."""
     refused: int = 0
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     def url(self, scheme: str | None = None, *, password: str | None = None) -> str:
         creds = ""
@@ -209,7 +211,11 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 async def _splice(
     a: tuple[asyncio.StreamReader, asyncio.StreamWriter], b: tuple[asyncio.StreamReader, asyncio.StreamWriter]
 ) -> None:
-    await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
+    try:
+        await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
+    finally:
+        a[1].close()
+        b[1].close()
 
 
 def _http_handler(proxy: ProxyServer) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
@@ -309,15 +315,29 @@ async def running_proxy(
 ) -> AsyncIterator[ProxyServer]:
     """An HTTP (``scheme="http"``) or SOCKS5 (``"socks5"``) proxy on 127.0.0.1 in this event loop."""
     proxy = ProxyServer(scheme=scheme, port=0, user=user, password=password)
-    handler = _http_handler(proxy) if scheme == "http" else _socks_handler(proxy)
+    inner = _http_handler(proxy) if scheme == "http" else _socks_handler(proxy)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        proxy.tasks.add(task)
+        proxy.writers.append(writer)
+        try:
+            await inner(reader, writer)
+        finally:
+            proxy.tasks.discard(task)
+
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     proxy.port = server.sockets[0].getsockname()[1]
     try:
         yield proxy
     finally:
         server.close()
-        with contextlib.suppress(Exception):
-            server.close_clients()
+        for writer in proxy.writers:  # tunnels the gateway kept alive end with the test
+            writer.close()
+        for task in list(proxy.tasks):
+            task.cancel()
+        await asyncio.gather(*proxy.tasks, return_exceptions=True)
         await server.wait_closed()
 
 
