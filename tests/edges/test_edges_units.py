@@ -3,6 +3,8 @@ pool swapping its placeholder in a URL query, the think-tag renderer on interlea
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -10,6 +12,7 @@ from hexgate.clients import _bypass, check_proxy, redact
 from hexgate.keypool import KeyPool
 from hexgate.reasoning_format import StreamRenderer
 from hexgate.schemas.chat import ChatCompletionChunk, ChunkChoice, Delta
+from hexgate.settings import ConfigError, load_settings
 
 
 def test_redact_and_check_proxy() -> None:
@@ -81,3 +84,37 @@ def test_think_tags_close_before_a_tool_call_or_the_end_and_reopen_for_interleav
     out.append(closing.choices[0].delta.content)
     assert "".join(str(t) for t in out) == "<think>a</think>b<think>cd</think>"
     assert renderer.close(pieces[-1]) is None
+
+
+def test_settings_take_the_core_keys_out_of_a_provider_table(tmp_path: Any) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        """
+[server]
+upstream_proxy = "socks5h://proxy:1080"
+reasoning_format = "think_tags"
+strict_params = true
+
+[providers.oa]
+plugin = "openai"
+proxy = "http://corp:3128"
+api_key = ["${K1}", "", "${K1}", "k2"]
+
+[models.r]
+target = "oa/m"
+reasoning_format = "none"
+"""
+    )
+    s = load_settings(path, env={"K1": "k1"})
+    table = s.providers["oa"]
+    assert table.proxy == "http://corp:3128" and table.api_keys == ["k1", "k2"]  # empty and repeated left out
+    assert table.settings == {"api_key": "hexgate-key-pool-oa"}
+    assert (s.server.upstream_proxy, s.server.reasoning_format, s.server.strict_params) == (
+        "socks5h://proxy:1080",
+        "think_tags",
+        True,
+    )
+    assert s.models["r"].reasoning_format == "none"
+    path.write_text('[providers.oa]\nplugin = "openai"\n[models.r]\ntarget = "oa/m"\nreasoning_format = "xml"\n')
+    with pytest.raises(ConfigError, match=r"models\.r\.reasoning_format"):
+        load_settings(path, env={})
