@@ -118,3 +118,15 @@ reasoning_format = "none"
     path.write_text('[providers.oa]\nplugin = "openai"\n[models.r]\ntarget = "oa/m"\nreasoning_format = "xml"\n')
     with pytest.raises(ConfigError, match=r"models\.r\.reasoning_format"):
         load_settings(path, env={})
+
+
+async def test_a_plugin_that_opens_its_own_connections_is_handed_the_proxy(tmp_path: Any) -> None:
+    from hexgate.registry import build_registry
+
+    path = tmp_path / "config.toml"
+    path.write_text('[server]\nupstream_proxy = "socks5://127.0.0.1:1080"\n[providers.gr]\nplugin = "gradio"\n')
+    registry = await build_registry(load_settings(path, env={}), start=False)
+    try:
+        assert registry.providers["gr"].settings.proxy == "socks5://127.0.0.1:1080"  # type: ignore[attr-defined]
+    finally:
+        await registry.aclose()
