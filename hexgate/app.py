@@ -289,6 +289,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None, reload_on_sig
                 "retry-after",
                 "x-hexgate-provider",
                 "x-hexgate-attempts",
+                "x-hexgate-dropped-params",
+                "x-hexgate-emulated-params",
                 *(f"x-ratelimit-{w}-{u}" for w in ("limit", "remaining", "reset") for u in ("requests", "tokens")),
             ],
             max_age=600,

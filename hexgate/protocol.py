@@ -22,6 +22,11 @@ the Messages dialect itself; one without it is bridged over ``chat`` / ``stream_
 that runs models in worker processes of its own implements :class:`WorkerProvider`; ``/health`` and
 ``/providers`` show each worker's state.
 
+Optional class attributes: ``param_policy: Mapping[str, ParamPolicy]`` says what the provider does
+with each chat parameter it does not simply pass on (:mod:`hexgate.params` tells the client);
+``takes_proxy = True`` asks the core to put the effective upstream proxy URL in ``settings["proxy"]``,
+for a plugin that opens its own connections (the core's client already goes through it).
+
 Compatibility policy. A provider declares the protocol it was written for as a literal class
 attribute, ``protocol_version = 1`` (none declared counts as the current one); the registry refuses,
 at start-up and naming both numbers, a plugin written for another. Within one
@@ -40,7 +45,7 @@ with a migration note in the release notes. On a bump a plugin author follows th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 import msgspec
@@ -56,6 +61,7 @@ __all__ = [
     "CallContext",
     "ImageProvider",
     "MessagesProvider",
+    "ParamPolicy",
     "Provider",
     "ProviderFactory",
     "WorkerProvider",
@@ -65,6 +71,10 @@ __all__ = [
 PROTOCOL_VERSION = 1
 """Bumped on any breaking change; a provider declares the version it was built for as
 ``protocol_version`` (class attribute) and the registry refuses another."""
+
+ParamPolicy = Literal["pass", "emulate", "drop", "reject"]
+"""What a provider does with one chat parameter: sends it on (``pass``), obtains its effect otherwise
+(``emulate``), ignores it (``drop``) or refuses the request (``reject``)."""
 
 
 class CallContext(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,12 +25,13 @@ from collections.abc import Mapping
 import httpx
 import msgspec
 
-from hexgate.clients import make_http_client
+from hexgate.clients import UpstreamClients
 from hexgate.errors import HexgateError, ModelNotFound
+from hexgate.keypool import KeyPool
 from hexgate.plugins import PluginError, load_factory
 from hexgate.protocol import Provider
 from hexgate.schemas.models import Model
-from hexgate.settings import AliasTarget, ConfigError, Settings, Timeouts, path_of
+from hexgate.settings import AliasTarget, ConfigError, Settings, Timeouts, path_of, placeholder_key
 
 __all__ = ["CONNECT_TIMEOUT", "Breaker", "Plan", "Registry", "Route", "build_registry", "is_pattern"]
 
@@ -124,11 +125,15 @@ class Registry:
         self,
         settings: Settings,
         providers: Mapping[str, Provider],
-        clients: list[httpx.AsyncClient],
+        clients: list[httpx.AsyncClient] | UpstreamClients,
+        *,
+        keypools: Mapping[str, KeyPool] | None = None,
     ) -> None:
         self.settings = settings
         self.providers = dict(providers)
         self._clients = clients
+        self.keypools: dict[str, KeyPool] = dict(keypools or {})
+        """Upstream key pools by provider id (``GET /providers`` shows their states)."""
         self._aliases: dict[str, list[AliasTarget]] = {
             name: sorted(entry.entries(), key=lambda t: t.rank or 1) for name, entry in settings.models.items()
         }
@@ -301,7 +306,10 @@ class Registry:
                     await closer()
                 except Exception as exc:  # pragma: no cover - shutdown must go on
                     log.warning("provider %s: aclose failed: %s", pid, _describe(exc))
-        await asyncio.gather(*(c.aclose() for c in self._clients), return_exceptions=True)
+        if isinstance(self._clients, UpstreamClients):
+            await self._clients.aclose()
+        else:
+            await asyncio.gather(*(c.aclose() for c in self._clients), return_exceptions=True)
 
 
 async def _apply_connect_timeout(request: httpx.Request) -> None:
@@ -331,7 +339,8 @@ async def build_registry(settings: Settings, *, env: Mapping[str, str] | None = 
     """
     env = os.environ if env is None else env
     providers: dict[str, Provider] = {}
-    clients: list[httpx.AsyncClient] = []
+    keypools: dict[str, KeyPool] = {}
+    clients = UpstreamClients(env=env)
     try:
         for pid, table in settings.providers.items():
             where = f"{settings.source}: providers.{pid}"
@@ -340,11 +349,23 @@ async def build_registry(settings: Settings, *, env: Mapping[str, str] | None = 
             except PluginError as exc:
                 raise ConfigError(f"{where}.plugin: {exc}") from None
             connect = table.timeouts.over(settings.routing.timeouts).connect or 10.0
-            client = make_http_client(timeout=settings.server.request_timeout, connect_timeout=connect, env=env)
-            client.event_hooks["request"].append(_apply_connect_timeout)
-            clients.append(client)
+            proxy = table.proxy or settings.server.upstream_proxy
+            pool = None
+            if table.api_keys:
+                pool = keypools[pid] = KeyPool(table.api_keys, placeholder=placeholder_key(pid), provider_id=pid)
             try:
-                provider = factory(table.settings, http=client)
+                client = clients.client(
+                    timeout=settings.server.request_timeout, connect_timeout=connect, proxy=proxy, keys=pool
+                )
+            except ValueError as exc:
+                key = "proxy" if table.proxy else "server.upstream_proxy" if proxy else "(environment proxy)"
+                raise ConfigError(f"{where}: {key}: {exc}") from None
+            client.event_hooks["request"].append(_apply_connect_timeout)
+            plugin_settings = table.settings
+            if proxy and getattr(factory, "takes_proxy", False):
+                plugin_settings = {**plugin_settings, "proxy": proxy}
+            try:
+                provider = factory(plugin_settings, http=client)
             except msgspec.ValidationError as exc:
                 raise ConfigError(f"{settings.source}: {path_of(exc, f'providers.{pid}')}") from None
             except (ValueError, TypeError) as exc:
@@ -356,6 +377,6 @@ async def build_registry(settings: Settings, *, env: Mapping[str, str] | None = 
             if start and starter is not None and inspect.iscoroutinefunction(starter):
                 await starter()
     except BaseException:
-        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        await clients.aclose()
         raise
-    return Registry(settings, providers, clients)
+    return Registry(settings, providers, clients, keypools=keypools)

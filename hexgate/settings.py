@@ -7,7 +7,8 @@ Shape (see the commented ``config.toml`` at the repository root)::
                         keepalive_timeout, store_timeout
     [routing]           defaults for every model name: retries, backoff, circuit breaker, timeouts
     [providers.<id>]    plugin = "<entry point name>" (or "module:Factory") + the plugin's own settings;
-                        ``timeouts = {...}`` is the core's (taken out before the plugin sees the table)
+                        ``timeouts = {...}``, ``proxy`` and a key pool (``api_key = [..]`` or ``api_keys``)
+                        are the core's (taken out before the plugin sees the table)
     [models.<alias>]    target = "<provider id>/<upstream model>", or targets = [...] (below)
     [prices."<provider id>/<upstream model>"]   input, output: USD per million tokens ("<id>/*" for a
                         whole provider), for usage costs and key budgets (:mod:`hexgate.ops`)
@@ -57,11 +58,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "REASONING_FORMATS",
     "AliasTarget",
     "ConfigError",
     "ModelAlias",
     "Price",
     "ProviderTable",
+    "ReasoningFormat",
     "RoutingSettings",
     "ServerSettings",
     "Settings",
@@ -70,7 +73,13 @@ __all__ = [
     "default_settings",
     "load_settings",
     "path_of",
+    "placeholder_key",
 ]
+
+
+ReasoningFormat = Literal["reasoning_content", "reasoning", "think_tags", "none"]
+"""Where chat answers carry reasoning text (:mod:`hexgate.reasoning_format`)."""
+REASONING_FORMATS: tuple[str, ...] = ("reasoning_content", "reasoning", "think_tags", "none")
 
 
 class ConfigError(Exception):
@@ -122,6 +131,16 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``/v1`` request then needs a key (one of ``api_keys`` or a virtual key). Empty or unset: no admin API."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, with the request id (``hexgate serve``)."""
+    upstream_proxy: str | None = None
+    """Proxy for every provider without its own ``proxy``: ``http://``, ``https://``, ``socks5://`` or
+    ``socks5h://`` (``user:password@`` allowed, never logged). Unset: ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+    ``ALL_PROXY`` and ``NO_PROXY`` from the environment."""
+    strict_params: bool = False
+    """Refuse (400, naming the parameter) a chat request with a parameter its provider would drop."""
+    reasoning_format: ReasoningFormat = "reasoning_content"
+    """Where chat answers carry reasoning: ``reasoning_content``, ``reasoning``, ``think_tags`` (inline
+    ``<think>…</think>`` in ``content``) or ``none``; a virtual key, an alias or the request's
+    ``x-hexgate-reasoning-format`` header overrides it."""
 
 
 class Price(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -189,6 +208,11 @@ class ProviderTable(msgspec.Struct, kw_only=True):
     plugin: str
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+    proxy: str | None = None
+    """This provider's upstream proxy (over ``[server] upstream_proxy``)."""
+    api_keys: list[str] = msgspec.field(default_factory=list)
+    """A key pool (``api_key = [...]`` or ``api_keys = [...]``): the plugin sees one placeholder
+    ``api_key`` that the core's HTTP client swaps for a pool key (:mod:`hexgate.keypool`)."""
 
 
 class AliasTarget(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -209,6 +233,8 @@ class ModelAlias(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     description: str | None = None
     retries: Annotated[int, msgspec.Meta(ge=0)] | None = None
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+    reasoning_format: ReasoningFormat | None = None
+    """Overrides ``[server] reasoning_format`` for this alias."""
 
     def entries(self) -> list[AliasTarget]:
         """Every target as an :class:`AliasTarget` with its rank filled in, in list order."""
@@ -290,7 +316,13 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
             timeouts = msgspec.convert(rest.pop("timeouts", None) or {}, Timeouts)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"{source}: {path_of(exc, f'providers.{pid}.timeouts')}") from None
-        providers[pid] = ProviderTable(plugin=plugin, settings=rest, timeouts=timeouts)
+        proxy = rest.pop("proxy", None)
+        if proxy is not None and not isinstance(proxy, str):
+            raise ConfigError(f"{source}: providers.{pid}.proxy: expected a URL string")
+        keys = _key_pool(pid, rest, source)
+        providers[pid] = ProviderTable(
+            plugin=plugin, settings=rest, timeouts=timeouts, proxy=proxy or None, api_keys=keys
+        )
     try:
         server = msgspec.convert(data.get("server") or {}, ServerSettings)
     except msgspec.ValidationError as exc:
@@ -339,6 +371,32 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
         telemetry=telemetry,
         source=source,
     )
+
+
+def _key_pool(pid: str, rest: dict[str, Any], source: str) -> list[str]:
+    """Take a key pool (``api_key`` as a list, or ``api_keys``) out of a provider table; the plugin
+    gets a placeholder ``api_key`` in its place. Empty entries (unset ``${VAR:-}``) are skipped."""
+    listed = rest.pop("api_keys", None)
+    single = rest.get("api_key")
+    if listed is None and not isinstance(single, list):
+        return []
+    if listed is not None and single is not None:
+        raise ConfigError(f"{source}: providers.{pid}: give 'api_key' or 'api_keys', not both")
+    raw = listed if listed is not None else rest.pop("api_key")
+    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
+        key = "api_keys" if listed is not None else "api_key"
+        raise ConfigError(f"{source}: providers.{pid}.{key}: expected a list of strings")
+    keys = list(dict.fromkeys(k for k in raw if k))
+    if not keys:
+        raise ConfigError(f"{source}: providers.{pid}: the key pool is empty (every entry is unset or empty)")
+    rest["api_key"] = placeholder_key(pid)
+    return keys
+
+
+def placeholder_key(pid: str) -> str:
+    """What a pooled provider's plugin sees as its ``api_key``; the core's HTTP client puts a pool key
+    in its place in every header and in the URL."""
+    return f"hexgate-key-pool-{pid}"
 
 
 def _check_alias(alias: str, entry: ModelAlias, providers: Mapping[str, ProviderTable], source: str) -> None:

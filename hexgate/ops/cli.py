@@ -35,7 +35,7 @@ from hexgate.ops.keys import KeyRing, KeySpec, parse_duration, parse_expiry
 from hexgate.ops.limits import NANOS, Limiter
 from hexgate.ops.state import open_backend
 from hexgate.ops.usage import UsageBook
-from hexgate.settings import ConfigError, Settings, load_settings
+from hexgate.settings import REASONING_FORMATS, ConfigError, Settings, load_settings
 
 __all__ = ["add_commands", "prepare_serve"]
 
@@ -162,6 +162,7 @@ def _keys_create(args: argparse.Namespace) -> int:
         budget=args.budget,
         period=args.period,
         expires=args.expires,
+        reasoning_format=args.reasoning_format,
     )
     remote, settings = _target(args)
     if remote is not None:
@@ -329,6 +330,7 @@ def add_commands(sub: Any) -> None:
     create.add_argument("--budget", type=float, help="US dollars per period (prices from [prices])")
     create.add_argument("--period", help="the budget's period: 1d, 30d… (default: never renews)")
     create.add_argument("--expires", help="a duration (90d) or an ISO date (2026-01-31)")
+    create.add_argument("--reasoning-format", choices=REASONING_FORMATS, help="where chat answers carry reasoning")
     _where(create)
     create.set_defaults(func=_guarded(_keys_create))
     listing = actions.add_parser("list", help="every key with its limits and spend")

@@ -23,6 +23,7 @@ from typing import Annotated
 import msgspec
 
 from hexgate.ops.state import Backend
+from hexgate.settings import ReasoningFormat
 
 __all__ = [
     "CACHE_SECONDS",
@@ -80,6 +81,9 @@ class KeySpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The budget's period, a duration (``1d``, ``30d``); None: the budget never renews."""
     expires: str | None = None
     """When the key stops working: a duration from now (``90d``) or an ISO date."""
+    reasoning_format: ReasoningFormat | None = None
+    """Where this key's chat answers carry reasoning (over the alias's and the server's; see
+    :mod:`hexgate.reasoning_format`)."""
 
 
 class VirtualKey(msgspec.Struct, kw_only=True):
@@ -97,6 +101,7 @@ class VirtualKey(msgspec.Struct, kw_only=True):
     created_at: float = 0.0
     expires_at: float | None = None
     revoked_at: float | None = None
+    reasoning_format: ReasoningFormat | None = None
 
     def allows(self, model: str) -> bool:
         """True when the key may call ``model`` (the name the client sent)."""
@@ -146,6 +151,7 @@ class KeyRing:
             period_seconds=period,
             created_at=now,
             expires_at=expires,
+            reasoning_format=spec.reasoning_format,
         )
         await self._store.set(f"vkey:{digest}", _encoder.encode(record))
         await self._store.set(f"vkid:{record.id}", digest)

@@ -25,9 +25,12 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 from msgspec import UNSET
 
-from hexgate import resilience
+from hexgate import params, resilience
 from hexgate.errors import HexgateError, InvalidRequest, envelope
 from hexgate.ops.meter import Meter, meter_of
+from hexgate.ops.middleware import KEY_STATE
+from hexgate.reasoning_format import HEADER as REASONING_HEADER
+from hexgate.reasoning_format import StreamRenderer, choose, render_completion
 from hexgate.registry import Registry
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of
 from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage
@@ -62,16 +65,44 @@ async def chat_completions(request: Request[Any, Any, Any], registry: NamedDepen
             param="messages",
         )
     route = registry.resolve(chat.model)
+    server = registry.settings.server
+    alias = registry.settings.models.get(chat.model)
+    key = request.scope.get("state", {}).get(KEY_STATE)
+    fmt = choose(
+        request.headers.get(REASONING_HEADER),
+        key=getattr(key, "reasoning_format", None),
+        alias=alias.reasoning_format if alias is not None else None,
+        server=server.reasoning_format,
+    )
+    reachable = [(route.provider_id, route.provider)]
+    if alias is not None:
+        pids = dict.fromkeys(t.target.partition("/")[0] for t in alias.entries())
+        reachable = [(pid, registry.providers[pid]) for pid in pids if pid in registry.providers]
+    params.check(chat, reachable, strict=server.strict_params)
     ctx = call_context(request, route, body, registry)
     trace = trace_of(request)
     meter = meter_of(request, model=chat.model)
     if not chat.stream:
         completion = await resilience.chat(registry, chat, ctx, trace=trace)
         meter.usage(completion.usage)
-        return json_response(completion)
+        render_completion(completion, fmt)
+        return json_response(completion, headers=_param_headers(chat, registry, trace) or None)
     opened = await resilience.open_stream(registry, chat, ctx, trace=trace)
-    relay = _relay(opened.first, opened.chunks, chat, request_id=ctx.request_id, trace=trace, meter=meter)
-    return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
+    relay = _relay(
+        opened.first,
+        opened.chunks,
+        chat,
+        request_id=ctx.request_id,
+        trace=trace,
+        meter=meter,
+        renderer=StreamRenderer(fmt),
+    )
+    return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS | _param_headers(chat, registry, trace))
+
+
+def _param_headers(chat: ChatCompletionRequest, registry: Registry, trace: resilience.Trace) -> dict[str, str]:
+    provider = registry.providers.get(trace.provider or "")
+    return params.headers_for(chat, provider) if provider is not None else {}
 
 
 async def _relay(
@@ -82,6 +113,7 @@ async def _relay(
     request_id: str = "",
     trace: resilience.Trace | None = None,
     meter: Meter | None = None,
+    renderer: StreamRenderer | None = None,
 ) -> AsyncIterator[bytes]:
     want_usage = chat.wants_usage()
     usage: Usage | None = None
@@ -106,10 +138,16 @@ async def _relay(
                     if d.content or d.reasoning_content or d.tool_calls or d.refusal:
                         pieces += 1
                 chunk.usage = None if want_usage else UNSET
+                if renderer is not None and renderer.active:
+                    renderer.chunk(chunk)
                 yield data_frame(chunk)
             elif meta is None:
                 meta = chunk
             chunk = await anext(upstream, None)
+        closing = renderer.close(meta) if renderer is not None and meta is not None else None
+        if closing is not None:
+            closing.usage = None if want_usage else UNSET
+            yield data_frame(closing)
         if want_usage:
             if usage is None:
                 prompt = estimate_prompt_tokens(chat)

@@ -32,6 +32,7 @@ from litestar.params import FromPath
 
 from hexgate import __version__
 from hexgate.errors import HexgateError, envelope
+from hexgate.keypool import KeyState
 from hexgate.plugins import PluginInfo, discover
 from hexgate.protocol import Provider, WorkerProvider, WorkerStatus
 from hexgate.registry import Registry
@@ -144,6 +145,9 @@ class ProviderStatus(msgspec.Struct, kw_only=True):
     error: str | None
     workers: list[WorkerStatus]
     """Its model worker processes (state, pid, restarts, last exit); empty for a provider without any."""
+    keys: list[KeyState] | None = None
+    """The upstream key pool, per key (``…`` + its last 4 characters, state, cooldown seconds,
+    requests); None when the provider has no pool."""
 
 
 class ProvidersReport(msgspec.Struct, kw_only=True):
@@ -167,7 +171,7 @@ async def _count_models(provider: Provider) -> int:
 
 @get("/providers", summary="Providers, their plugins and health")
 async def providers_status(registry: NamedDependency[Registry]) -> Response[Any]:
-    """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error, workers}],
+    """``{"gateway_version", "providers": [{id, plugin, distribution, version, ok, models, error, workers, keys}],
     "plugins": [{name, value, distribution, version}]}``; the model lists are fetched live."""
     return json_response(await providers_report(registry))
 
@@ -196,6 +200,7 @@ async def providers_report(registry: Registry) -> ProvidersReport:
                 models=None if isinstance(result, BaseException) else result,
                 error=_failure(result) if isinstance(result, BaseException) else None,
                 workers=provider.workers() if isinstance(provider := registry.providers[pid], WorkerProvider) else [],
+                keys=registry.keypools[pid].states() if pid in registry.keypools else None,
             )
         )
     return ProvidersReport(gateway_version=__version__, providers=statuses, plugins=installed)

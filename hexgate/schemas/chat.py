@@ -283,6 +283,8 @@ class AssistantMessage(Struct, kw_only=True):
     refusal: str | UnsetType | None = UNSET
     tool_calls: list[ToolCall] | UnsetType = UNSET
     reasoning_content: str | UnsetType = UNSET
+    reasoning: str | UnsetType = UNSET
+    """``reasoning_content`` under OpenRouter's / vLLM's name (``reasoning_format = "reasoning"``)."""
     reasoning_details: list[ReasoningDetail] | UnsetType = UNSET
     annotations: list[Any] | UnsetType = UNSET
 
@@ -327,6 +329,8 @@ class Delta(_Wire):
     role: str | UnsetType = UNSET
     content: str | UnsetType | None = UNSET
     reasoning_content: str | UnsetType = UNSET
+    reasoning: str | UnsetType = UNSET
+    """``reasoning_content`` under OpenRouter's / vLLM's name (``reasoning_format = "reasoning"``)."""
     tool_calls: list[ToolCallDelta] | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
     reasoning_details: list[ReasoningDetail] | UnsetType = UNSET

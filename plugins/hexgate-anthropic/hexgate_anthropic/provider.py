@@ -23,7 +23,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 import httpx
@@ -37,7 +37,7 @@ from hexgate.errors import (
     UpstreamTimeout,
     from_upstream_status,
 )
-from hexgate.protocol import PROTOCOL_VERSION, CallContext
+from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.resilience import retry_after_from
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -57,6 +57,17 @@ class AnthropicProvider:
     """A :class:`hexgate.protocol.Provider` for Anthropic's Messages API."""
 
     protocol_version = PROTOCOL_VERSION
+    param_policy: ClassVar[Mapping[str, ParamPolicy]] = {
+        "n": "emulate",  # one upstream call per choice
+        "seed": "drop",
+        "presence_penalty": "drop",
+        "frequency_penalty": "drop",
+        "logit_bias": "drop",
+        "metadata": "drop",
+        "logprobs": "reject",
+        "top_logprobs": "reject",
+    }
+    """What this provider does with chat parameters Anthropic lacks (translate.py's docstring)."""
 
     def __init__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> None:
         self.settings = msgspec.convert(dict(settings), AnthropicSettings)

@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import msgspec
@@ -28,7 +28,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError
-from hexgate.protocol import PROTOCOL_VERSION, CallContext
+from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 from hexgate.schemas.models import Model, ModelCapabilities
@@ -84,6 +84,8 @@ class GeminiProvider:
     """A :class:`hexgate.protocol.Provider` for the Gemini Developer API or Vertex AI."""
 
     protocol_version = PROTOCOL_VERSION
+    param_policy: ClassVar[Mapping[str, ParamPolicy]] = {"logit_bias": "reject", "metadata": "drop", "user": "drop"}
+    """Gemini has no token biasing; ``metadata`` and ``user`` have no place in its request."""
 
     def __init__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> None:
         self.settings = msgspec.convert(dict(settings), GeminiSettings)

@@ -142,6 +142,8 @@ class GradioProvider:
     message, an app that refuses every token → 502, connection failures → 502, timeouts → 504."""
 
     protocol_version = PROTOCOL_VERSION
+    takes_proxy = True
+    """``gradio_client`` opens its own connections: the core hands this plugin the effective ``proxy``."""
 
     def __init__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> None:
         self.settings = msgspec.convert(dict(settings), GradioSettings)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import msgspec
@@ -40,7 +40,7 @@ from hexgate.errors import (
     from_upstream_status,
 )
 from hexgate.native import open_events, request_payload
-from hexgate.protocol import PROTOCOL_VERSION, CallContext
+from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model, ModelCapabilities
@@ -141,6 +141,8 @@ class HexinProvider:
     """
 
     protocol_version = PROTOCOL_VERSION
+    param_policy: ClassVar[Mapping[str, ParamPolicy]] = {"top_k": "drop", "metadata": "drop"}
+    """The backend takes the OpenAI parameters in ``translate._OPTIONAL``; these two are not sent."""
     upstream_keeps_responses = False
     """The backend's Responses state lives on whichever node served a call: hexgate always sends the
     history itself on ``previous_response_id`` instead of relying on it."""

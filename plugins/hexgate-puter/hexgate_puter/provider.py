@@ -16,7 +16,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 import msgspec
@@ -30,7 +30,7 @@ from hexgate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from hexgate.protocol import PROTOCOL_VERSION, CallContext
+from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, StreamOptions
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.images import GeneratedImage, ImageGenerationRequest, ImagesResponse
@@ -103,6 +103,15 @@ class PuterProvider:
     """A :class:`hexgate.protocol.Provider` and :class:`hexgate.protocol.ImageProvider` for Puter."""
 
     protocol_version = PROTOCOL_VERSION
+    param_policy: ClassVar[Mapping[str, ParamPolicy]] = {
+        **dict.fromkeys(
+            ("stop", "seed", "top_p", "top_k", "presence_penalty", "frequency_penalty", "logit_bias"), "drop"
+        ),
+        **dict.fromkeys(("response_format", "top_logprobs", "user", "metadata"), "drop"),
+        "n": "reject",
+        "logprobs": "reject",
+    }
+    """Puter's driver call takes messages, temperature, max_tokens, tools and reasoning_effort only."""
 
     def __init__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> None:
         self.settings = msgspec.convert(dict(settings), PuterSettings)
