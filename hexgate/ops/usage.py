@@ -12,11 +12,12 @@ A target without a price costs nothing. Money is counted in integer nano-dollars
 
 Usage is kept per UTC day, key (``-`` for requests without a virtual key), and target: requests,
 errors, input and output tokens, cost. A request the upstream refused with a 4xx is booked under
-``<provider id>/*`` unless the config names its target: its model name may be one the client made up.
-The same figures are kept per UTC hour too, one hash per hour that expires after
+``<provider id>/*`` unless the config names its target: its model name may be one the client made
+up. The same figures are kept per UTC hour too, one hash per hour that expires after
 :data:`HOURLY_RETENTION_DAYS` (days last :data:`~hexgate.ops.state.USAGE_DAYS`). Every write is an
-``HINCRBY``, so the sums are right with any number of replicas. A report can add a time series (:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its
-figures up in memory and writes them to the store once a second in one pipelined round trip per kind
+``HINCRBY``, so the sums are right with any number of replicas. A report can add a time series
+(:class:`UsageBucket`, per hour or per day) to its rows. Each replica adds its figures up in memory
+and writes them to the store once a second in one pipelined round trip per kind
 (:meth:`UsageBook.run`); a report reads the store after writing the local figures, so another
 replica's last second may be missing from it.
 

@@ -61,7 +61,18 @@ def test_providers_route_reports_health_without_secrets(gateway: str) -> None:
         "ok": True,
         "models": 2,
         "error": None,
+        "workers": [
+            {
+                "name": "local model worker",
+                "state": "ready",
+                "pid": by_id["local"]["workers"][0]["pid"],
+                "restarts": 0,
+                "last_exit": None,
+            }
+        ],
+        "keys": None,
     }
+    assert by_id["slow"]["workers"] == []
     assert by_id["slow"]["ok"] is True and by_id["slow"]["models"] == 1
     assert by_id["down"]["ok"] is False and by_id["down"]["models"] is None and by_id["down"]["error"]
     assert "test-key" not in response.text and "base_url" not in response.text
