@@ -33,10 +33,10 @@ from hexgate.reasoning_format import HEADER as REASONING_HEADER
 from hexgate.reasoning_format import StreamRenderer, choose, render_completion
 from hexgate.registry import Registry
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of
-from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage
+from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage, estimate_prompt_tokens
 from hexgate.sse import DONE, data_frame
 
-__all__ = ["chat_completions", "estimate_prompt_tokens"]
+__all__ = ["chat_completions"]
 
 log = logging.getLogger("hexgate.chat")
 
@@ -191,10 +191,3 @@ async def _relay(
             else:
                 meter.tokens(estimate_prompt_tokens(chat), pieces)
         await resilience.close_quietly(upstream)
-
-
-def estimate_prompt_tokens(chat: ChatCompletionRequest) -> int:
-    """A local estimate for upstreams that report no usage: about four characters a token,
-    plus four tokens of framing per message (OpenAI's cookbook rule of thumb)."""
-    chars = sum(len(m.text()) for m in chat.messages)
-    return (chars + 3) // 4 + 4 * len(chat.messages)

@@ -38,9 +38,8 @@ from hexgate.ops.middleware import KEY_STATE
 from hexgate.protocol import CallContext, MessagesProvider
 from hexgate.registry import Registry, Route
 from hexgate.routes._common import call_context, decode_body, trace_of, with_deadline
-from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas import messages as m
-from hexgate.schemas.chat import ChatCompletionRequest
+from hexgate.schemas.chat import ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.responses import RawEvent
 
 __all__ = ["PREFIX", "count_tokens", "create_message", "dialect_errors"]

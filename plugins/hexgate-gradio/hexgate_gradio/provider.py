@@ -48,7 +48,6 @@ from hexgate.errors import (
     from_upstream_status,
 )
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
-from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -58,6 +57,7 @@ from hexgate.schemas.chat import (
     ChunkChoice,
     Delta,
     Usage,
+    estimate_prompt_tokens,
 )
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model, ModelCapabilities
