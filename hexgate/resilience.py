@@ -60,7 +60,7 @@ from hexgate.protocol import CallContext
 from hexgate.registry import CONNECT_TIMEOUT, Plan, Registry, Route
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
-from hexgate.trace import Trace
+from hexgate.trace import Trace, traced, traced_chunks
 
 __all__ = [
     "OpenedStream",
@@ -292,7 +292,9 @@ async def chat(
     a client disconnect (cancellation) is logged with the usage known so far and propagates."""
 
     async def op(route: Route, call_ctx: CallContext) -> ChatCompletion:
-        return await route.provider.chat(request, call_ctx)
+        return await traced(
+            registry.spans, "chat", route.provider_id, call_ctx, lambda: route.provider.chat(request, call_ctx)
+        )
 
     return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: estimate_prompt_tokens(request))
 
@@ -303,7 +305,9 @@ async def embed(
     """Embeddings for ``request.model`` through its plan; same rules as :func:`chat`."""
 
     async def op(route: Route, call_ctx: CallContext) -> EmbeddingResponse:
-        return await route.provider.embed(request, call_ctx)
+        return await traced(
+            registry.spans, "embeddings", route.provider_id, call_ctx, lambda: route.provider.embed(request, call_ctx)
+        )
 
     return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: 0)
 
@@ -369,7 +373,9 @@ async def open_stream(
         limit = _limit(route, left)
         token = CONNECT_TIMEOUT.set(route.timeouts.connect)
         call_ctx = msgspec.structs.replace(ctx, model=route.model, timeout=left)
-        upstream = route.provider.stream_chat(request, call_ctx)
+        upstream = traced_chunks(
+            registry.spans, route.provider_id, call_ctx, lambda: route.provider.stream_chat(request, call_ctx)
+        )
         try:
             first = await _timed(anext(upstream, None), limit, f"{route.provider_id} did not start streaming")
         except BaseException:

@@ -50,6 +50,7 @@ from hexgate.routes._common import call_context, decode_body, json_response, tra
 from hexgate.schemas import responses as r
 from hexgate.schemas.chat import estimate_prompt_tokens
 from hexgate.sse import event_frame
+from hexgate.trace import traced_events
 
 __all__ = ["create_response", "delete_response", "list_input_items", "retrieve_response"]
 
@@ -194,7 +195,10 @@ async def create_response(
             req, input=[*r.decode_items(history, output=True), *req.items()], previous_response_id=UNSET
         )
     try:
-        result = await with_deadline(route.provider.respond(native_req, native_ctx), _total(route, registry))
+        respond = traced_events(
+            registry.spans, route.provider_id, native_ctx, lambda: route.provider.respond(native_req, native_ctx)
+        )
+        result = await with_deadline(respond, _total(route, registry))
     except Unsupported:
         return await _bridged(request, registry, req, ctx, record, call)
     trace_of(request).note(route, answered=True)
