@@ -5,7 +5,8 @@ In-process (no socket, no subprocess; the default for tests that check what a re
 - :func:`mock_client`: an ``httpx.AsyncClient`` on ``httpx.MockTransport``, to hand a provider as
   its ``http`` client and test it against a scripted handler.
 - :func:`inprocess_gateway`: the gateway for a config as an ASGI app in this event loop, its lifespan
-  run (the registry exists), behind an ``httpx.AsyncClient`` the official clients take as ``http_client``.
+  run (the registry exists), behind an ``httpx.AsyncClient`` the official clients take as ``http_client``;
+  :func:`inprocess_client` the same for synchronous tests (an ``httpx.Client``).
 
 Real processes (for what only a running server shows: streaming pace, disconnects, the CLI):
 
@@ -35,6 +36,7 @@ from hexgate.testing._captures import Captures
 from hexgate.testing._inprocess import (
     INPROCESS_BASE_URL,
     MockHandler,
+    inprocess_client,
     inprocess_gateway,
     mock_client,
     settings_from_toml,
@@ -53,6 +55,7 @@ __all__ = [
     "StubUpstream",
     "check_stream",
     "free_port",
+    "inprocess_client",
     "inprocess_gateway",
     "mock_client",
     "replay_frames",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,14 @@ import httpx
 if TYPE_CHECKING:
     from hexgate.settings import Settings
 
-__all__ = ["INPROCESS_BASE_URL", "MockHandler", "inprocess_gateway", "mock_client", "settings_from_toml"]
+__all__ = [
+    "INPROCESS_BASE_URL",
+    "MockHandler",
+    "inprocess_client",
+    "inprocess_gateway",
+    "mock_client",
+    "settings_from_toml",
+]
 
 INPROCESS_BASE_URL = "http://127.0.0.1"
 """The base URL :func:`inprocess_gateway`'s client sends to (the OpenAI base URL is this + ``/v1``)."""
@@ -97,3 +104,24 @@ async def inprocess_gateway(
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url=INPROCESS_BASE_URL, timeout=30.0) as client:
             yield client
+
+
+@contextlib.contextmanager
+def inprocess_client(
+    config: str | Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[httpx.Client]:
+    """:func:`inprocess_gateway` for synchronous tests: the app runs in a background event loop
+    (Litestar's ``TestClient``, lifespan run on entry and exit) behind an ``httpx.Client`` with
+    base URL :data:`INPROCESS_BASE_URL`; the sync ``openai.OpenAI`` takes it as ``http_client``.
+    Same limits and errors as :func:`inprocess_gateway`.
+    """
+    from litestar.testing import TestClient
+
+    from hexgate.app import create_app
+    from hexgate.settings import Settings
+
+    settings = config if isinstance(config, Settings) else settings_from_toml(config, env=env)
+    with TestClient(create_app(settings), base_url=INPROCESS_BASE_URL, timeout=30.0) as client:
+        yield client
