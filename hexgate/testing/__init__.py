@@ -13,6 +13,7 @@ Real processes (for what only a running server shows: streaming pace, disconnect
 - :func:`running_gateway`: ``hexgate serve`` as a subprocess with a given config, yielding its base URL.
 - :func:`running_process`: any server as a subprocess, once a URL of it answers 200 (what
   :func:`running_gateway` uses; also for third-party servers a test puts behind the gateway).
+- :func:`running_redis`: a throwaway redis-server on a free port, for ``[server] store``.
 - :class:`StubUpstream`: a scripted HTTP upstream in a thread that records every request and
   notices when a client goes away mid-answer; replies can stream chunks with pauses.
 
@@ -41,7 +42,7 @@ from hexgate.testing._inprocess import (
     mock_client,
     settings_from_toml,
 )
-from hexgate.testing._process import free_port, running_gateway, running_process
+from hexgate.testing._process import RunningRedis, free_port, running_gateway, running_process, running_redis
 from hexgate.testing._streams import check_stream, replay_frames
 from hexgate.testing._stub import Handler, RecordedRequest, Reply, StubUpstream
 
@@ -52,6 +53,7 @@ __all__ = [
     "MockHandler",
     "RecordedRequest",
     "Reply",
+    "RunningRedis",
     "StubUpstream",
     "check_stream",
     "free_port",
@@ -61,5 +63,6 @@ __all__ = [
     "replay_frames",
     "running_gateway",
     "running_process",
+    "running_redis",
     "settings_from_toml",
 ]

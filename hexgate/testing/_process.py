@@ -1,21 +1,25 @@
 """Servers as subprocesses on 127.0.0.1: :func:`running_process` (any server, once a URL of it answers
-200) and :func:`running_gateway` (``hexgate serve`` with a config); :func:`free_port`."""
+200), :func:`running_gateway` (``hexgate serve`` with a config), :func:`running_redis` (a throwaway
+redis-server); :func:`free_port`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "running_gateway", "running_process"]
+__all__ = ["RunningRedis", "free_port", "running_gateway", "running_process", "running_redis"]
 
 
 def free_port() -> int:
@@ -101,3 +105,48 @@ def running_gateway(
         base = f"http://127.0.0.1:{port}"
         with running_process(cmd, ready_url=f"{base}/health", env=full_env, timeout=startup_timeout, name="hexgate"):
             yield base
+
+
+@dataclass(frozen=True)
+class RunningRedis:
+    url: str
+    """``redis://127.0.0.1:<port>/0``, for ``[server] store``."""
+    process: subprocess.Popen[bytes]
+    """The server, for tests that freeze it (``SIGSTOP``); it is resumed before it is stopped."""
+
+
+def _redis_pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_redis(*, timeout: float = 10.0) -> Iterator[RunningRedis]:
+    """A redis-server of its own on a free port of 127.0.0.1, persistence off (no RDB, no AOF, its
+    directory temporary), until it answers ``PING``; never a system service. Raises
+    ``FileNotFoundError`` when ``redis-server`` is not on ``PATH`` (Debian: ``apt-get install
+    redis-server``) and RuntimeError when it does not start within ``timeout`` seconds. On exit it is
+    resumed (``SIGCONT``) and terminated."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise FileNotFoundError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + timeout
+            while not _redis_pong(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+            yield RunningRedis(f"redis://127.0.0.1:{port}/0", proc)
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.terminate()
+            proc.wait(timeout=10)
