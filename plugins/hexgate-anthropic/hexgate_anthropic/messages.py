@@ -29,7 +29,7 @@ from hexgate.native import open_events
 from hexgate.protocol import CallContext
 from hexgate.resilience import retry_after_from
 from hexgate.schemas.responses import RawEvent
-from hexgate_anthropic.translate import body_error
+from hexgate_anthropic.translate import body_error, scrub, sent_credentials
 
 if TYPE_CHECKING:
     from hexgate_anthropic.provider import AnthropicProvider
@@ -86,6 +86,7 @@ def _status_error(response: httpx.Response, body: bytes) -> HexgateError:
         message = f"{error.message} (Anthropic {error.type})"
     else:
         message = body[:500].decode("utf-8", "replace") or f"Anthropic answered {response.status_code}"
+    message = scrub(message, sent_credentials(response.request.headers))
     return from_upstream_status(response.status_code, message, retry_after=retry_after_from(response.headers))
 
 

@@ -48,7 +48,7 @@ from hexgate_anthropic import messages as native
 from hexgate_anthropic import wire
 from hexgate_anthropic.settings import AnthropicSettings
 from hexgate_anthropic.stream import StreamTranslator
-from hexgate_anthropic.translate import add_usage, build_params, combine, model_entry
+from hexgate_anthropic.translate import add_usage, build_params, combine, model_entry, scrub, sent_credentials
 
 __all__ = ["AnthropicProvider", "upstream_error"]
 
@@ -258,9 +258,8 @@ def _status_message(exc: anthropic.APIStatusError) -> str:
 def upstream_error(exc: Exception) -> HexgateError:
     """The hexgate error for an SDK or transport exception (the table in the module docstring)."""
     if isinstance(exc, anthropic.APIStatusError):
-        return from_upstream_status(
-            exc.status_code, _status_message(exc), retry_after=retry_after_from(exc.response.headers)
-        )
+        message = scrub(_status_message(exc), sent_credentials(exc.response.request.headers))
+        return from_upstream_status(exc.status_code, message, retry_after=retry_after_from(exc.response.headers))
     if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
         return UpstreamTimeout("Anthropic did not answer in time")
     if isinstance(exc, anthropic.APIConnectionError | httpx.ConnectError):

@@ -45,7 +45,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -93,6 +93,8 @@ __all__ = [
     "message_error",
     "model_entry",
     "reasoning_detail",
+    "scrub",
+    "sent_credentials",
     "to_choice",
     "to_usage",
     "tool_use_id",
@@ -579,6 +581,29 @@ def error_from_type(error_type: str, message: str) -> HexgateError:
     (docs.claude.com/en/api/errors); unknown types count as 500."""
     status = _ERROR_STATUS.get(error_type, 500)
     return from_upstream_status(status, message or error_type)
+
+
+_CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+
+
+def sent_credentials(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credentials a request carried (``x-api-key``; the token of ``authorization: Bearer …``),
+    whatever their shape: what an upstream may echo in an error and :func:`scrub` removes."""
+    found = []
+    for name in _CREDENTIAL_HEADERS:
+        value = headers.get(name)
+        if value:
+            found.append(value.split(" ", 1)[1] if " " in value else value)
+    return tuple(v for v in found if len(v) >= 4)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``[redacted]`` (the core's :func:`hexgate.errors.redact`
+    only catches key-shaped strings; a key of another shape, e.g. a proxy's, needs its value)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 def message_error(message: wire.Message) -> HexgateError | None:

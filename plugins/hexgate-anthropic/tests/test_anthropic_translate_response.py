@@ -18,6 +18,8 @@ from hexgate_anthropic.translate import (
     finish_reason,
     message_error,
     model_entry,
+    scrub,
+    sent_credentials,
     to_choice,
     to_usage,
 )
@@ -325,3 +327,21 @@ def test_add_usage_sums_details() -> None:
         "prompt_tokens_details": {"cached_tokens": 2},
         "completion_tokens_details": {"reasoning_tokens": 4},
     }
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-api-key": "corp-key-1"}, ("corp-key-1",)),
+        ({"authorization": "Bearer tok-abc"}, ("tok-abc",)),
+        ({"x-api-key": "k-12", "authorization": "Bearer t-34"}, ("k-12", "t-34")),
+        ({"x-api-key": ""}, ()),
+        ({"content-type": "application/json"}, ()),
+    ],
+)
+def test_sent_credentials(headers: dict[str, str], expected: tuple[str, ...]) -> None:
+    assert sent_credentials(headers) == expected
+
+
+def test_scrub() -> None:
+    assert scrub("key corp-key-1 refused (corp-key-1)", ("corp-key-1", "")) == "key [redacted] refused ([redacted])"
