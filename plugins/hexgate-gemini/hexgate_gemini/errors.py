@@ -33,7 +33,7 @@ from hexgate.errors import (
     from_upstream_status,
 )
 
-__all__ = ["body_error", "from_api_error", "from_transport_error", "header_delay", "retry_delay"]
+__all__ = ["body_error", "from_api_error", "from_transport_error", "header_delay", "retry_delay", "sent_credentials"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
@@ -71,8 +71,36 @@ def _bad_key(body: Any) -> bool:
     return any(detail.get("reason") == "API_KEY_INVALID" for detail in _details(body))
 
 
-def _from_parts(status: int, message: str, name: str | None, details: Any, retry_after: float | None) -> HexgateError:
-    message = f"gemini: {message}"
+_CREDENTIAL_HEADERS = ("x-goog-api-key", "authorization")
+
+
+def sent_credentials(headers: Any) -> tuple[str, ...]:
+    """The credentials a request's ``headers`` carried (``x-goog-api-key``; the token of
+    ``authorization: Bearer …`` in Vertex AI mode), whatever their shape: what an upstream may echo
+    in an error text (the core's :func:`hexgate.errors.redact` only knows key-shaped strings)."""
+    found = []
+    for name in _CREDENTIAL_HEADERS:
+        value = headers.get(name) if headers is not None else None
+        if isinstance(value, str) and value:
+            found.append(value.split(" ", 1)[1] if " " in value else value)
+    return tuple(v for v in found if len(v) >= 4)
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _from_parts(
+    status: int,
+    message: str,
+    name: str | None,
+    details: Any,
+    retry_after: float | None,
+    secrets: Iterable[str] = (),
+) -> HexgateError:
+    message = _scrub(f"gemini: {message}", secrets)
     if status == 400 and _bad_key(details):
         status = 401
     if retry_after is None:
@@ -86,7 +114,9 @@ def from_api_error(exc: genai_errors.APIError) -> HexgateError:
     status = exc.code if isinstance(exc.code, int) and exc.code >= 400 else 502
     message = exc.message or (str(exc.status) if exc.status else f"status {status}")
     name = str(exc.status) if exc.status else None
-    return _from_parts(status, message, name, exc.details, header_delay(exc.response))
+    raw = getattr(exc.response, "response_stream", exc.response)  # a stream's error chunk: the SDK's wrapper
+    sent = getattr(getattr(raw, "request", None), "headers", None)
+    return _from_parts(status, message, name, exc.details, header_delay(exc.response), sent_credentials(sent))
 
 
 _RPC_STATUS = {
@@ -122,12 +152,12 @@ _error_body = msgspec.json.Decoder(_ErrorBody)
 _ERROR_PREFIX = re.compile(rb'^\s*\{\s*"error"\s*:')
 
 
-def body_error(body: bytes, *, retry_after: float | None = None) -> HexgateError | None:
+def body_error(body: bytes, *, retry_after: float | None = None, secrets: Iterable[str] = ()) -> HexgateError | None:
     """The hexgate error for a 2xx body that is Gemini's error object
     (``{"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}}``),
     else None (only a body that starts with ``{"error":`` is decoded). The status is ``code`` when it
     is an HTTP error status, else the one ``status`` names; ``retry_after`` (seconds, from a header)
-    wins over a ``RetryInfo`` detail."""
+    wins over a ``RetryInfo`` detail; ``secrets`` are scrubbed from the message."""
     if not _ERROR_PREFIX.match(body[:64]):
         return None
     try:
@@ -142,7 +172,7 @@ def body_error(body: bytes, *, retry_after: float | None = None) -> HexgateError
         status = _RPC_STATUS.get(error.status or "", 500)
     message = error.message or error.status or f"status {status}"
     details = {"error": {"details": error.details}} if error.details else None
-    return _from_parts(status, message, error.status, details, retry_after)
+    return _from_parts(status, message, error.status, details, retry_after, secrets)
 
 
 def from_transport_error(exc: httpx.HTTPError) -> HexgateError:

@@ -68,7 +68,8 @@ async def _check_answer(response: httpx.Response) -> None:
     if "json" not in response.headers.get("content-type", "json"):
         return
     await response.aread()
-    failure = errors.body_error(response.content, retry_after=errors.header_delay(response))
+    secrets = errors.sent_credentials(response.request.headers)
+    failure = errors.body_error(response.content, retry_after=errors.header_delay(response), secrets=secrets)
     if failure is not None:
         raise failure
 

@@ -9,7 +9,7 @@ import httpx
 import msgspec
 import pytest
 from hexgate_gemini import GeminiProvider
-from hexgate_gemini.errors import body_error, retry_delay
+from hexgate_gemini.errors import body_error, retry_delay, sent_credentials
 
 from hexgate.errors import (
     HexgateError,
@@ -131,6 +131,36 @@ async def test_the_shared_client_is_left_alone_outside_gemini_calls() -> None:
     GeminiProvider({"api_key": KEY, "base_url": "http://gemini.test"}, http=http)
     async with http:
         assert (await http.get("http://other.test/")).content == answer
+
+
+ODD_KEY = "corp-proxy-key-42"  # not key-shaped: the core's pattern redaction misses it
+
+
+@pytest.mark.parametrize("where", ["status", "in_200", "stream_chunk"])
+async def test_a_key_of_any_shape_is_scrubbed(where: str) -> None:
+    echo = body(401 if where == "status" else 500, "UNAUTHENTICATED", f"unknown key {ODD_KEY}")
+    if where == "stream_chunk":
+        first = json.dumps({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}}]})
+        sse = f"data: {first}\r\n\r\ndata: {echo.decode()}\r\n\r\n".encode()
+        answer = httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"})
+    else:
+        answer = httpx.Response(401 if where == "status" else 200, content=echo)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer))
+    p = GeminiProvider({"api_key": ODD_KEY, "base_url": "http://gemini.test"}, http=http)
+    with pytest.raises(HexgateError) as caught:
+        if where == "stream_chunk":
+            async for _ in p.stream_chat(REQUEST, CTX):
+                pass
+        else:
+            await p.chat(REQUEST, CTX)
+    assert ODD_KEY not in caught.value.message and "unknown key [redacted]" in caught.value.message
+
+
+def test_sent_credentials() -> None:
+    assert sent_credentials(httpx.Headers({"x-goog-api-key": "k-123"})) == ("k-123",)
+    assert sent_credentials(httpx.Headers({"authorization": "Bearer ya29.tok"})) == ("ya29.tok",)
+    assert sent_credentials(httpx.Headers({"accept": "*/*"})) == ()
+    assert sent_credentials(None) == ()
 
 
 async def test_invalid_key_is_our_configuration_not_the_client() -> None:
