@@ -13,8 +13,10 @@ Errors (ARCHITECTURE.md "Errors", via :func:`hexgate.errors.from_upstream_status
 400/404/413 → the same status (``invalid_request_error``), 401/403 → 502, 429 → 429 with
 ``retry-after``, 529 → 503, 500 → 502, SDK timeout → 504 :class:`UpstreamTimeout`,
 connection failure → 502 :class:`UpstreamConnectError`; an ``event: error`` after the 200 is
-raised from the stream, so the core ends it with an error frame. The upstream's own message is
-kept; keys never (hexgate's messages are redacted).
+raised from the stream, so the core ends it with an error frame; a 200 whose JSON body is an error
+object fails with its type's status (:func:`hexgate_anthropic.translate.message_error`). The
+upstream's own message is kept; keys never (the key the request carried is scrubbed, whatever its
+shape, and hexgate's messages are redacted).
 """
 
 from __future__ import annotations
