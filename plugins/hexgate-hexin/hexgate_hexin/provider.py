@@ -16,9 +16,7 @@ Settings (``[providers.<id>]``, ``plugin = "hexin"``): see the README's table.
 
 Every backend call sends ``userId`` / ``token``; a refusal of the token (HTTP 401/403, or the same
 reported in the body) fetches a new one and tries once more. Failures reported in the body with
-HTTP 200 map to their real status (:func:`hexgate_hexin.translate.body_error`); on a non-2xx answer
-the HTTP status wins where it is more specific than the body (:func:`hexgate_hexin.translate.status_error`).
-The ``app_secret`` and the token are scrubbed from every backend text an error carries.
+HTTP 200 map to their real status (:func:`hexgate_hexin.translate.body_error`).
 """
 
 from __future__ import annotations
