@@ -87,7 +87,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     venv = checkout / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=checkout, timeout=120)
     python = str(venv / "bin" / "python")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PIP_"))}
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "HEXGATE_CONFIG")}
     env["CMAKE_ARGS"] = "-DGGML_NATIVE=OFF"  # the README's build flag (for a llama-cpp-python not cached yet)
 
     # Third-party packages at the lock's versions, through uv's cache (run from the checkout so that its
@@ -135,7 +135,7 @@ def test_every_hexgate_distribution_comes_from_our_wheels(venv: Path) -> None:
 def test_hexgate_plugins_lists_all_nine(venv: Path) -> None:
     out = _run([str(venv / "bin" / "hexgate"), "plugins"], cwd=venv, timeout=300)
     listed = {line.split()[0] for line in out.splitlines() if line.strip()}
-    assert PLUGINS <= listed, out
+    assert listed == PLUGINS, out
 
 
 def test_installed_gateway_answers_the_openai_client(venv: Path, tmp_path: Path) -> None:
@@ -160,3 +160,15 @@ def test_installed_gateway_answers_the_openai_client(venv: Path, tmp_path: Path)
             if chunk.choices
         )
         assert streamed == "one two three"
+
+
+def test_llama_cpp_is_the_portable_build(venv: Path) -> None:
+    """GGML_NATIVE=OFF (pyproject's ``extra-build-variables``, the README's ``CMAKE_ARGS``) reached the
+    llama.cpp build: its CPU features are the portable x86-64 set, no AVX-512 or AMX even where the CPU
+    has them (a native build on such a CPU lists them, and its AMX path crashed the gateway)."""
+    script = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
+    info = _run([str(venv / "bin" / "python"), "-c", script], cwd=venv, timeout=120)
+    features = dict(re.findall(r"(\w+) = (\d+)", info))
+    assert features.get("AVX2") == "1" or "NEON" in features, info
+    native = [name for name, on in features.items() if name.startswith(("AVX512", "AMX")) and on == "1"]
+    assert not native, info
