@@ -8,27 +8,15 @@ Set ``HEXGATE_CONSOLE_SCREENSHOTS=docs`` to have the tests save the README's scr
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from hexgate.testing import free_port, running_gateway, running_redis
 
 ADMIN = "console-admin-key-000"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -86,16 +74,6 @@ def shots() -> Path | None:
     """Where to save the README's screenshots (``HEXGATE_CONSOLE_SCREENSHOTS``), or None."""
     folder = os.environ.get("HEXGATE_CONSOLE_SCREENSHOTS")
     return Path(folder) if folder else None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
