@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import warnings
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from hexgate.app import create_app
+from hexgate.ops.tracing import AttemptSpans
+from hexgate.protocol import CallContext
+from hexgate.schemas.chat import ChatCompletionChunk, ChunkChoice, Delta
 from hexgate.settings import load_settings
 from hexgate.testing import Reply, StubUpstream
+from hexgate.trace import traced_chunks
 
 OVERLOADED = Reply(503, json.dumps({"error": {"message": "busy", "type": "server_error"}}).encode())
 
@@ -139,7 +144,10 @@ models = ["painter"]
         app = create_app(load_settings(path, env={}), tracer_provider=tracer)
     async with AsyncTestClient(app) as http:
         client = openai.AsyncOpenAI(
-            base_url=f"{str(http.base_url).rstrip('/')}/v1", api_key="unused", http_client=http, max_retries=0
+            base_url=f"{str(http.base_url).rstrip('/')}/v1",
+            api_key="unused",
+            http_client=http,  # type: ignore[arg-type]  # an httpx.AsyncClient subclass, typed generically
+            max_retries=0,
         )
         images = await client.images.generate(model="img/painter", prompt="a red square")
     assert images.data is not None and images.data[0].b64_json is not None
@@ -149,3 +157,28 @@ models = ["painter"]
     attributes = dict(clients[0].attributes or {})
     assert attributes["gen_ai.provider.name"] == "img"
     assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (3, 1056)
+
+
+async def test_a_stream_closed_early_ends_its_span_and_closes_the_upstream(tmp_path: Path) -> None:
+    """A client that goes away mid-stream: the attempt span still ends (once), the upstream is closed."""
+    exporter = InMemorySpanExporter()
+    tracer = TracerProvider()
+    tracer.add_span_processor(SimpleSpanProcessor(exporter))
+    closed = []
+
+    async def upstream() -> AsyncIterator[ChatCompletionChunk]:
+        try:
+            for word in ("a", "b", "c"):
+                yield ChatCompletionChunk(
+                    id="c1", created=0, model="m", choices=[ChunkChoice(index=0, delta=Delta(content=word))]
+                )
+        finally:
+            closed.append(True)
+
+    ctx = CallContext(request_id="r1", model="m", timeout=5.0)
+    chunks = traced_chunks(AttemptSpans(tracer.get_tracer("t")), "p", ctx, upstream)
+    assert (await anext(chunks)).choices[0].delta.content == "a"
+    await chunks.aclose()  # type: ignore[attr-defined]
+    spans = exporter.get_finished_spans()
+    assert closed == [True] and [s.name for s in spans] == ["chat m"]
+    assert spans[0].status.status_code == StatusCode.UNSET
