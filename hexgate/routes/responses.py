@@ -43,6 +43,7 @@ from msgspec import UNSET, Raw
 from hexgate import bridge, resilience
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError
 from hexgate.ops.meter import Meter, meter_of
+from hexgate.plugin_kit import completion_as_chunks
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.response_store import ResponseStore, StoredResponse, owner_of
@@ -427,7 +428,8 @@ async def _bridged(
     if not stream:
         completion = await resilience.chat(registry, chat, chat_ctx, trace=trace)
         builder.start()
-        builder.feed(bridge.completion_chunk(completion))
+        for chunk in completion_as_chunks(completion):
+            builder.feed(chunk)
         builder.finish()
         await call.keep(_encoder.encode(builder.response), upstream_state=False)
         return json_response(builder.response)
