@@ -1,9 +1,10 @@
-"""google-genai and httpx failures → hexgate's error tree (ARCHITECTURE.md "Errors").
+"""google-genai failures → hexgate's error tree (ARCHITECTURE.md "Errors").
 
 Gemini error bodies are ``{"error": {"code", "message", "status", "details": [...]}}``
 (capture ``google--google-429-retry-info.json``). The retry hint lives in the body:
 ``details[] {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}``;
-a ``retry-after`` header, when present, wins. A 400 whose details say ``API_KEY_INVALID``
+a ``retry-after`` (or ``retry-after-ms``) header, when present, wins. Transport failures map
+through :func:`hexgate.plugin_kit.from_transport_error`. A 400 whose details say ``API_KEY_INVALID``
 is our configuration's fault, so it maps like a 401 (502). The upstream's message is kept;
 :func:`hexgate.errors.redact` strips anything key-like from it.
 """
@@ -14,18 +15,12 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
 from google.genai import errors as genai_errors
 
-from hexgate.errors import (
-    HexgateError,
-    UpstreamConnectError,
-    UpstreamError,
-    UpstreamTimeout,
-    from_upstream_status,
-)
+from hexgate.errors import HexgateError, from_upstream_status
+from hexgate.plugin_kit import retry_after
 
-__all__ = ["from_api_error", "from_transport_error", "retry_delay"]
+__all__ = ["from_api_error", "retry_delay"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
@@ -51,11 +46,7 @@ def retry_delay(body: Any) -> float | None:
 
 def _header_delay(response: Any) -> float | None:
     headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return retry_after(headers) if headers is not None else None
 
 
 def _bad_key(body: Any) -> bool:
@@ -74,12 +65,3 @@ def from_api_error(exc: genai_errors.APIError) -> HexgateError:
         retry_after = retry_delay(exc.details)
     code = None if status in (402, 429) or not exc.status else str(exc.status).lower()
     return from_upstream_status(status, message, retry_after=retry_after, code=code)
-
-
-def from_transport_error(exc: httpx.HTTPError) -> HexgateError:
-    """A transport failure (nothing or not all came back) → timeout, connect or generic upstream error."""
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"gemini did not answer in time ({type(exc).__name__})")
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamConnectError(f"could not connect to gemini: {exc}")
-    return UpstreamError(f"the connection to gemini failed: {type(exc).__name__}: {exc}")
