@@ -34,8 +34,8 @@ What a plugin may import: this module, :mod:`hexgate.errors`, :mod:`hexgate.sche
 :mod:`hexgate.testing`. Nothing else in ``hexgate`` is API.
 
 Compatibility policy. A provider declares the protocol it was written for as a literal class
-attribute (:class:`Versioned`), ``protocol_version = 1`` (none declared counts as the current one); the registry refuses,
-at start-up and naming both numbers, a plugin written for another. Within one
+attribute (:class:`Versioned`), ``protocol_version = 1`` (none declared counts as the current
+one); the registry refuses, at start-up and naming both numbers, a plugin written for another. Within one
 :data:`PROTOCOL_VERSION` (any minor or patch release of hexgate) changes are additive only: new
 optional fields (``UNSET`` / defaulted) on the wire Structs and on :class:`CallContext`, new
 optional capability protocols and hooks, new error subclasses (an existing class keeps its status),
@@ -154,9 +154,10 @@ class Provider(Protocol):
         self, request: ResponseRequest, ctx: CallContext
     ) -> Response | AsyncIterator[ResponseStreamEvent]:
         """The Responses API answer from an upstream that speaks it natively: a :class:`Response`
-        (:class:`~hexgate.schemas.responses.NativeResponse` keeps the upstream's JSON as sent), or for ``stream: true`` an iterator of events whose
-        answer status is already checked (:func:`hexgate.plugin_kit.open_events`). Raises
-        ``Unsupported`` for the core to bridge the call over ``chat`` / ``stream_chat``.
+        (:class:`~hexgate.schemas.responses.NativeResponse` keeps the upstream's JSON as sent), or
+        for ``stream: true`` an iterator of events whose answer status is already checked
+        (:func:`hexgate.plugin_kit.open_events`). Raises ``Unsupported`` for the core to bridge the
+        call over ``chat`` / ``stream_chat``.
 
         Example: ``raise Unsupported("no /responses upstream")`` (the usual case).
         """
