@@ -53,7 +53,6 @@ from hexgate.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from hexgate.plugin_kit import retry_after as retry_after_from
 from hexgate.protocol import CallContext
 from hexgate.registry import CONNECT_TIMEOUT, Plan, Registry, Route
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -68,7 +67,6 @@ __all__ = [
     "is_retryable",
     "log_cancelled",
     "open_stream",
-    "retry_after_from",
     "start",
 ]
 
