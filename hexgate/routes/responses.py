@@ -10,7 +10,8 @@ error answer with its status, after it ``error`` then ``response.failed`` end th
 ``store`` (default true) keeps the response in the :class:`~hexgate.response_store.ResponseStore`;
 ``previous_response_id`` continues from a stored response on any provider: its context and output
 are put before the new input (a native upstream that stored the response itself gets the id instead,
-unless its provider class sets ``upstream_keeps_responses = False``).
+unless its provider class sets ``upstream_keeps_responses = False``:
+:class:`hexgate.protocol.KeepsResponses`).
 
 Stored responses belong to the key that created them (:func:`hexgate.response_store.owner_of`): a
 retrieve, delete, input-item list or ``previous_response_id`` naming another key's response answers
