@@ -23,10 +23,11 @@ that runs models in worker processes of its own implements :class:`WorkerProvide
 ``/providers`` show each worker's state. A native Responses upstream that does not keep the
 responses it answers says so with :class:`KeepsResponses` (``upstream_keeps_responses = False``).
 
-Optional class attributes: ``param_policy: Mapping[str, ParamPolicy]`` says what the provider does
-with each chat parameter it does not simply pass on (:mod:`hexgate.params` tells the client);
-``takes_proxy = True`` asks the core to put the effective upstream proxy URL in ``settings["proxy"]``,
-for a plugin that opens its own connections (the core's client already goes through it).
+Optional class attributes: ``param_policy: Mapping[str, ParamPolicy]`` (:class:`HasParamPolicy`)
+says what the provider does with each chat parameter it does not simply pass on
+(:mod:`hexgate.params` tells the client); ``takes_proxy = True`` (:class:`TakesProxy`) asks the
+core to put the effective upstream proxy URL in ``settings["proxy"]``, for a plugin that opens its
+own connections (the core's client already goes through it).
 
 What a plugin may import: this module, :mod:`hexgate.errors`, :mod:`hexgate.schemas` and
 :mod:`hexgate.plugin_kit` (helpers: SSE parsing, ``retry_after``, ``from_transport_error``,
@@ -66,6 +67,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "CallContext",
     "Closable",
+    "HasParamPolicy",
     "ImageProvider",
     "KeepsResponses",
     "MessagesProvider",
@@ -73,6 +75,7 @@ __all__ = [
     "Provider",
     "ProviderFactory",
     "Startable",
+    "TakesProxy",
     "Versioned",
     "WorkerProvider",
     "WorkerStatus",
@@ -217,6 +220,31 @@ class KeepsResponses(Protocol):
     """
 
     upstream_keeps_responses: bool
+
+
+@runtime_checkable
+class HasParamPolicy(Protocol):
+    """Optional class attribute: what the provider does with each chat parameter it does not simply
+    pass on (a name missing from the mapping is ``pass``). The core names ``drop`` and ``emulate``
+    parameters in the ``x-hexgate-dropped-params`` / ``x-hexgate-emulated-params`` response headers
+    and refuses ``reject`` ones (400 naming the parameter), as :mod:`hexgate.params` says.
+
+    Example: ``param_policy: ClassVar[Mapping[str, ParamPolicy]] = {"top_k": "drop", "seed": "reject"}``.
+    """
+
+    param_policy: Mapping[str, ParamPolicy]
+
+
+@runtime_checkable
+class TakesProxy(Protocol):
+    """Optional class attribute of the factory: True when the plugin opens connections of its own
+    (not through the ``http`` client the core hands it); the core then puts the effective upstream
+    proxy URL (``http://``, ``https://`` or ``socks5://``) in ``settings["proxy"]``.
+
+    Example: ``class GradioProvider: takes_proxy = True``.
+    """
+
+    takes_proxy: bool
 
 
 @runtime_checkable

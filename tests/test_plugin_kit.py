@@ -15,10 +15,20 @@ import httpx
 import msgspec
 import pytest
 
+import hexgate.protocol
 from hexgate import inproc, native, plugin_kit, sse
 from hexgate.clients import make_http_client
 from hexgate.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from hexgate.plugin_kit import completion_as_chunks, from_transport_error, iter_sse, retry_after
+from hexgate.protocol import (
+    PROTOCOL_VERSION,
+    Closable,
+    HasParamPolicy,
+    KeepsResponses,
+    Startable,
+    TakesProxy,
+    Versioned,
+)
 from hexgate.schemas.chat import ChatCompletion
 from hexgate.testing import Reply, StubUpstream, free_port
 
@@ -263,3 +273,29 @@ def test_plugins_import_only_the_plugin_api() -> None:
                 if not any(name == a or name.startswith(a + ".") for a in ALLOWED):
                     outside.add((str(path.relative_to(package.parent)), name))
     assert outside <= PENDING, sorted(outside - PENDING)
+
+
+# ---------------------------------------------------------------- the optional members the core looks for
+
+
+@pytest.mark.parametrize(
+    ("protocol", "member", "value"),
+    [
+        (Startable, "start", None),
+        (Closable, "aclose", None),
+        (KeepsResponses, "upstream_keeps_responses", False),
+        (Versioned, "protocol_version", PROTOCOL_VERSION),
+        (HasParamPolicy, "param_policy", {"top_k": "drop"}),
+        (TakesProxy, "takes_proxy", True),
+    ],
+)
+def test_every_optional_member_the_core_reads_is_a_declared_protocol(
+    protocol: type, member: str, value: object
+) -> None:
+    async def hook(self: object) -> None:
+        return None
+
+    declared = type("Declared", (), {member: hook if value is None else value})
+    assert isinstance(declared(), protocol)
+    assert not isinstance(object(), protocol)
+    assert protocol.__name__ in hexgate.protocol.__all__
