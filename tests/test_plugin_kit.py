@@ -30,7 +30,7 @@ from hexgate.protocol import (
     Versioned,
 )
 from hexgate.schemas.chat import ChatCompletion
-from hexgate.testing import Reply, StubUpstream, free_port
+from hexgate.testing import Reply, StubUpstream, check_stream, free_port
 
 PINNED = [
     "ChildWorker",
@@ -200,7 +200,9 @@ def test_a_completion_replays_as_a_role_chunk_then_a_finish_chunk() -> None:
         },
         ChatCompletion,
     )
-    first, last = (msgspec.to_builtins(chunk) for chunk in completion_as_chunks(completion))
+    chunks = [msgspec.to_builtins(chunk) for chunk in completion_as_chunks(completion)]
+    assert check_stream(chunks) == []
+    first, last = chunks
     assert {k: first[k] for k in ("id", "created", "model", "object", "system_fingerprint")} == {
         "id": "c1",
         "created": 1,
