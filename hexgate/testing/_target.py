@@ -25,7 +25,7 @@ FEATURES: dict[str, str] = {
     "error_429": "upstream 429 → 429 + retry-after",
     "error_5xx": "upstream 500 → 502, 503 → 503",
     "timeout": "upstream timeout → 504",
-    "error_in_200": "error inside a 200 → 502",
+    "error_in_200": "error inside a 200 → 502 (429 quota, 503 overloaded)",
     "midstream_error": "mid-stream error frame",
     "cancellation": "client disconnect cancels upstream",
     "secrets": "no secret in errors or logs",

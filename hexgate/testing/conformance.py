@@ -30,8 +30,8 @@ user would. What it checks is ARCHITECTURE.md's "Streaming rules" and "Errors" t
 - ``tool_calls`` (index, id and name on a call's first delta, then arguments only), ``reasoning``;
 - ``embeddings`` (float and base64, ``dimensions``), ``models`` (the listing and its metadata);
 - the error mapping: ``error_400``, ``error_auth`` (401/403 → 502), ``error_404``, ``error_429`` (with
-  ``retry-after``), ``error_5xx`` (500 → 502, 503 → 503), ``timeout`` (504), ``error_in_200`` (502; 429 for a quota),
-  ``midstream_error`` (one error frame the SDK raises on);
+  ``retry-after``), ``error_5xx`` (500 → 502, 503 → 503), ``timeout`` (504), ``error_in_200`` (502; 429
+  for a quota, 503 for an overloaded upstream), ``midstream_error`` (one error frame the SDK raises on);
 - ``cancellation`` (a client that leaves mid-stream cancels the upstream request) and ``secrets``
   (``Target.secret`` in no error body and no log line).
 

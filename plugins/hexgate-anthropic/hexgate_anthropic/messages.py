@@ -9,8 +9,9 @@ as :class:`~hexgate.schemas.responses.RawEvent`\\ s read by :func:`hexgate.nativ
 SDK's base URL and auth headers, so that the body is not re-encoded by the SDK.
 
 Errors map as for chat (:func:`hexgate_anthropic.provider.upstream_error`): the upstream's own
-message, 429 with ``retry-after``, 529 → overloaded; an ``event: error`` inside the stream reaches
-the client as sent.
+message, 429 with ``retry-after``, 529 → overloaded; a JSON error object sent with a 200 gets the
+status its type documents (:func:`hexgate_anthropic.translate.body_error`); an ``event: error``
+inside the stream reaches the client as sent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hexgate.native import open_events
 from hexgate.protocol import CallContext
 from hexgate.resilience import retry_after_from
 from hexgate.schemas.responses import RawEvent
+from hexgate_anthropic.translate import body_error, scrub, sent_credentials
 
 if TYPE_CHECKING:
     from hexgate_anthropic.provider import AnthropicProvider
@@ -84,6 +86,7 @@ def _status_error(response: httpx.Response, body: bytes) -> HexgateError:
         message = f"{error.message} (Anthropic {error.type})"
     else:
         message = body[:500].decode("utf-8", "replace") or f"Anthropic answered {response.status_code}"
+    message = scrub(message, sent_credentials(response.request.headers))
     return from_upstream_status(response.status_code, message, retry_after=retry_after_from(response.headers))
 
 
@@ -142,9 +145,13 @@ async def create_message(
         return cast(AsyncIterator[RawEvent], relay)
     async with answer as response:
         try:
-            return await response.aread()
+            answered = await response.aread()
         except httpx.HTTPError as exc:
             raise upstream_error(exc) from None
+    failure = body_error(answered)  # an error object sent with a 200 gets its own status
+    if failure is not None:
+        raise failure
+    return answered
 
 
 async def count_tokens(provider: AnthropicProvider, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:

@@ -13,8 +13,10 @@ Errors (ARCHITECTURE.md "Errors", via :func:`hexgate.errors.from_upstream_status
 400/404/413 → the same status (``invalid_request_error``), 401/403 → 502, 429 → 429 with
 ``retry-after``, 529 → 503, 500 → 502, SDK timeout → 504 :class:`UpstreamTimeout`,
 connection failure → 502 :class:`UpstreamConnectError`; an ``event: error`` after the 200 is
-raised from the stream, so the core ends it with an error frame. The upstream's own message is
-kept; keys never (hexgate's messages are redacted).
+raised from the stream, so the core ends it with an error frame; a 200 whose JSON body is an error
+object fails with its type's status (:func:`hexgate_anthropic.translate.message_error`). The
+upstream's own message is kept; keys never (the key the request carried is scrubbed, whatever its
+shape, and hexgate's messages are redacted).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from hexgate_anthropic import messages as native
 from hexgate_anthropic import wire
 from hexgate_anthropic.settings import AnthropicSettings
 from hexgate_anthropic.stream import StreamTranslator
-from hexgate_anthropic.translate import add_usage, build_params, combine, model_entry
+from hexgate_anthropic.translate import add_usage, build_params, combine, model_entry, scrub, sent_credentials
 
 __all__ = ["AnthropicProvider", "upstream_error"]
 
@@ -269,9 +271,8 @@ def _status_message(exc: anthropic.APIStatusError) -> str:
 def upstream_error(exc: Exception) -> HexgateError:
     """The hexgate error for an SDK or transport exception (the table in the module docstring)."""
     if isinstance(exc, anthropic.APIStatusError):
-        return from_upstream_status(
-            exc.status_code, _status_message(exc), retry_after=retry_after_from(exc.response.headers)
-        )
+        message = scrub(_status_message(exc), sent_credentials(exc.response.request.headers))
+        return from_upstream_status(exc.status_code, message, retry_after=retry_after_from(exc.response.headers))
     if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
         return UpstreamTimeout("Anthropic did not answer in time")
     if isinstance(exc, anthropic.APIConnectionError | httpx.ConnectError):

@@ -45,7 +45,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -84,13 +84,17 @@ __all__ = [
     "JSON_OBJECT_INSTRUCTION",
     "REASONING_FORMAT",
     "add_usage",
+    "body_error",
     "build_params",
     "combine",
     "error_from_type",
     "finish_reason",
     "image_block",
+    "message_error",
     "model_entry",
     "reasoning_detail",
+    "scrub",
+    "sent_credentials",
     "to_choice",
     "to_usage",
     "tool_use_id",
@@ -535,7 +539,12 @@ def add_usage(a: Usage, b: Usage) -> Usage:
 
 
 def combine(messages: Sequence[wire.Message], *, created: int, model: str) -> ChatCompletion:
-    """One ChatCompletion from one Message per choice (``n`` ≥ 1); usage summed over all calls."""
+    """One ChatCompletion from one Message per choice (``n`` ≥ 1); usage summed over all calls.
+    Raises the mapped hexgate error when one of them is an error object (:func:`message_error`)."""
+    for m in messages:
+        failure = message_error(m)
+        if failure is not None:
+            raise failure
     choices = [to_choice(m, index=i) for i, m in enumerate(messages)]
     usage = to_usage(messages[0].usage)
     for m in messages[1:]:
@@ -572,6 +581,52 @@ def error_from_type(error_type: str, message: str) -> HexgateError:
     (docs.claude.com/en/api/errors); unknown types count as 500."""
     status = _ERROR_STATUS.get(error_type, 500)
     return from_upstream_status(status, message or error_type)
+
+
+_CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+
+
+def sent_credentials(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credentials a request carried (``x-api-key``; the token of ``authorization: Bearer …``),
+    whatever their shape: what an upstream may echo in an error and :func:`scrub` removes."""
+    found = []
+    for name in _CREDENTIAL_HEADERS:
+        value = headers.get(name)
+        if value:
+            found.append(value.split(" ", 1)[1] if " " in value else value)
+    return tuple(v for v in found if len(v) >= 4)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``[redacted]`` (the core's :func:`hexgate.errors.redact`
+    only catches key-shaped strings; a key of another shape, e.g. a proxy's, needs its value)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def message_error(message: wire.Message) -> HexgateError | None:
+    """The hexgate error for a 200 answer whose body is Anthropic's error object
+    (``{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}``, the shape
+    of docs.claude.com/en/api/errors, which Anthropic also sends with a 200 when a failure comes after
+    the status was committed), by :func:`error_from_type`; None for a real Message."""
+    if message.type != "error":
+        return None
+    error = message.error or wire.ErrorObject()
+    return error_from_type(error.type, f"{error.message or error.type} (Anthropic {error.type})")
+
+
+_ERROR_PREFIX = re.compile(rb'^\s*\{\s*"type"\s*:\s*"error"')
+
+
+def body_error(body: bytes) -> HexgateError | None:
+    """The hexgate error for a 200 JSON body that is Anthropic's error object (see
+    :func:`message_error`), else None. Only a body that starts with ``{"type": "error"`` is decoded."""
+    if not _ERROR_PREFIX.match(body[:64]):
+        return None
+    error = wire.decode_error(body) or wire.ErrorObject()
+    return error_from_type(error.type, f"{error.message or error.type} (Anthropic {error.type})")
 
 
 # ---------------------------------------------------------------- models

@@ -59,9 +59,20 @@ class ContentBlock(msgspec.Struct, kw_only=True):
     input: Any = None
 
 
-class Message(msgspec.Struct, kw_only=True):
-    """A non-streamed answer, and ``message_start.message`` (content empty there)."""
+class ErrorObject(msgspec.Struct, kw_only=True):
+    """``{"type": "overloaded_error", "message": "Overloaded"}``."""
 
+    type: str = "api_error"
+    message: str = ""
+
+
+class Message(msgspec.Struct, kw_only=True):
+    """A non-streamed answer, and ``message_start.message`` (content empty there). ``type`` is
+    ``"message"``; a 200 whose body is an error object decodes with ``type == "error"`` and ``error``
+    set (see :func:`hexgate_anthropic.translate.message_error`)."""
+
+    type: str = "message"
+    error: ErrorObject | None = None
     id: str = ""
     model: str = ""
     content: list[ContentBlock] = msgspec.field(default_factory=list)
@@ -81,13 +92,6 @@ class EventDelta(msgspec.Struct, kw_only=True):
     signature: str | None = None
     stop_reason: str | None = None
     stop_sequence: str | None = None
-
-
-class ErrorObject(msgspec.Struct, kw_only=True):
-    """``{"type": "overloaded_error", "message": "Overloaded"}``."""
-
-    type: str = "api_error"
-    message: str = ""
 
 
 class StreamEvent(msgspec.Struct, kw_only=True):

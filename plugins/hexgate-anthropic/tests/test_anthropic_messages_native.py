@@ -114,6 +114,16 @@ def test_upstream_errors_in_the_dialect(gateway: str, upstream: StubUpstream) ->
             client.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
 
 
+def test_an_error_object_in_a_200_gets_its_status(gateway: str, upstream: StubUpstream) -> None:
+    overloaded = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+    upstream.routes["POST /v1/messages"] = Reply(200, overloaded)
+    client = anthropic.Anthropic(base_url=gateway, api_key="client-key", max_retries=0)
+    with client, pytest.raises(anthropic.OverloadedError) as caught:
+        client.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 529
+    assert caught.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
 def test_mid_stream_error_event_passes_through(sdk: anthropic.Anthropic, upstream: StubUpstream, captures: Any) -> None:
     start = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
              "model": "claude-sonnet-4-5", "content": [], "stop_reason": None, "stop_sequence": None,

@@ -134,6 +134,20 @@ async def test_status_errors(status: int, stream: bool) -> None:
         assert err.value.headers == {"retry-after": "7"}
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_key_of_any_shape_is_scrubbed_from_upstream_errors(stream: bool) -> None:
+    """A compatible proxy's key is not key-shaped (the core's pattern misses it): the sent value is removed."""
+    secret = "corp-proxy-key-42"
+    body = {"type": "error", "error": {"type": "authentication_error", "message": f"unknown key {secret}"}}
+    p = provider(lambda r: httpx.Response(401, json=body), api_key=secret)
+    with pytest.raises(HexgateError) as err:
+        if stream:
+            await collect(p, request(stream=True))
+        else:
+            await p.chat(request(), CTX)
+    assert secret not in err.value.message and "unknown key [redacted]" in err.value.message
+
+
 async def test_retry_after_ms_wins() -> None:
     p = provider(lambda r: httpx.Response(429, json={}, headers={"retry-after-ms": "2500", "retry-after": "60"}))
     with pytest.raises(UpstreamRateLimited) as err:

@@ -12,10 +12,14 @@ from hexgate_anthropic import wire
 from hexgate_anthropic.translate import (
     REASONING_FORMAT,
     add_usage,
+    body_error,
     combine,
     error_from_type,
     finish_reason,
+    message_error,
     model_entry,
+    scrub,
+    sent_credentials,
     to_choice,
     to_usage,
 )
@@ -223,6 +227,42 @@ def test_error_types(error_type: str, cls: type[Exception], status: int) -> None
     assert "upstream says no" in err.message
 
 
+def _error_body(error_type: str, message: str = "upstream says no") -> bytes:
+    return json.dumps({"type": "error", "error": {"type": error_type, "message": message}, "request_id": "r"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("error_type", "cls", "status"),
+    [
+        ("overloaded_error", UpstreamOverloaded, 503),
+        ("api_error", UpstreamError, 502),
+        ("rate_limit_error", UpstreamRateLimited, 429),
+        ("invalid_request_error", UpstreamRejected, 400),
+        ("authentication_error", UpstreamAuthError, 502),
+        ("timeout_error", UpstreamTimeout, 504),
+        ("something_new", UpstreamError, 502),
+    ],
+)
+def test_error_object_in_a_200(error_type: str, cls: type[Exception], status: int) -> None:
+    """A 200 whose body is Anthropic's error object fails with its type's status, in every path."""
+    for err in (message_error(wire.decode_message(_error_body(error_type))), body_error(_error_body(error_type))):
+        assert type(err) is cls and err is not None
+        assert err.status == status
+        assert "upstream says no" in err.message and error_type in err.message
+    with pytest.raises(cls):
+        combine([wire.decode_message(_error_body(error_type))], created=1, model="m")
+
+
+def test_error_object_without_details_and_real_messages(captures: Any) -> None:
+    bare = b' {"type" : "error"}'
+    for err in (message_error(wire.decode_message(bare)), body_error(bare)):
+        assert type(err) is UpstreamError and err is not None and err.status == 502
+    message = captures.text("anthropic--anthropic-text.json").encode()
+    assert message_error(wire.decode_message(message)) is None
+    assert body_error(message) is None
+    assert body_error(b'{"id": "msg_1", "type": "message", "error": null}') is None
+
+
 def test_model_entry_fills_from_family_table() -> None:
     m = model_entry(id="claude-sonnet-4-5-20250929", display_name="Claude Sonnet 4.5", created=5)
     assert (m.id, m.display_name, m.created, m.owned_by) == (
@@ -287,3 +327,21 @@ def test_add_usage_sums_details() -> None:
         "prompt_tokens_details": {"cached_tokens": 2},
         "completion_tokens_details": {"reasoning_tokens": 4},
     }
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-api-key": "corp-key-1"}, ("corp-key-1",)),
+        ({"authorization": "Bearer tok-abc"}, ("tok-abc",)),
+        ({"x-api-key": "k-12", "authorization": "Bearer t-34"}, ("k-12", "t-34")),
+        ({"x-api-key": ""}, ()),
+        ({"content-type": "application/json"}, ()),
+    ],
+)
+def test_sent_credentials(headers: dict[str, str], expected: tuple[str, ...]) -> None:
+    assert sent_credentials(headers) == expected
+
+
+def test_scrub() -> None:
+    assert scrub("key corp-key-1 refused (corp-key-1)", ("corp-key-1", "")) == "key [redacted] refused ([redacted])"

@@ -55,6 +55,25 @@ async def _record_response(response: httpx.Response) -> None:
         opened.append(response)
 
 
+_ANSWERING: contextvars.ContextVar[bool] = contextvars.ContextVar("_ANSWERING", default=False)
+"""True while this provider awaits a non-streamed SDK call: the only answers :func:`_check_answer` reads."""
+
+
+async def _check_answer(response: httpx.Response) -> None:
+    """Raise the failure a 2xx JSON answer carries as its body (:func:`errors.body_error`): the SDK
+    would read ``{"error": {...}}`` with a 200 as an empty answer. The SDK reads these bodies whole
+    anyway; event streams are left alone (the SDK raises on their error chunks)."""
+    if not _ANSWERING.get() or not response.is_success:
+        return
+    if "json" not in response.headers.get("content-type", "json"):
+        return
+    await response.aread()
+    secrets = errors.sent_credentials(response.request.headers)
+    failure = errors.body_error(response.content, retry_after=errors.header_delay(response), secrets=secrets)
+    if failure is not None:
+        raise failure
+
+
 def _mapped(exc: Exception) -> HexgateError | None:
     """The hexgate error for an SDK or transport failure; None for anything else."""
     if isinstance(exc, HexgateError):
@@ -71,6 +90,7 @@ def _mapped(exc: Exception) -> HexgateError | None:
 
 
 async def _call(operation: Callable[[], Awaitable[T]]) -> T:
+    token = _ANSWERING.set(True)
     try:
         return await operation()
     except Exception as exc:
@@ -78,6 +98,8 @@ async def _call(operation: Callable[[], Awaitable[T]]) -> T:
         if mapped is None or mapped is exc:
             raise
         raise mapped from None
+    finally:
+        _ANSWERING.reset(token)
 
 
 class GeminiProvider:
@@ -90,11 +112,10 @@ class GeminiProvider:
     def __init__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> None:
         self.settings = msgspec.convert(dict(settings), GeminiSettings)
         self._http = http
-        if _record_response not in http.event_hooks.get("response", []):
-            http.event_hooks = {
-                **http.event_hooks,
-                "response": [*http.event_hooks.get("response", []), _record_response],
-            }
+        hooks = http.event_hooks.get("response", [])
+        missing = [h for h in (_record_response, _check_answer) if h not in hooks]
+        if missing:
+            http.event_hooks = {**http.event_hooks, "response": [*hooks, *missing]}
         s = self.settings
         api_key = s.api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
         if not s.vertexai and not api_key:

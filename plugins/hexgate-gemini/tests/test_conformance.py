@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hexgate.testing import RecordedRequest, Reply, StubUpstream, replay_frames
-from hexgate.testing.conformance import Conformance, Gateway, Scenario, Target, unsupported
+from hexgate.testing.conformance import Conformance, Scenario, Target, unsupported
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "AIzaConformanceKey0123456789abcdefghij"
@@ -128,8 +128,4 @@ def hexgate_target(stub: StubUpstream) -> Target:
 
 
 class TestConformance(Conformance):
-    @pytest.mark.xfail(strict=True, reason="a 200 whose body is an error becomes an empty answer")
-    def test_error_in_200(
-        self, request: pytest.FixtureRequest, hexgate_target: Target, hexgate_gateway: Gateway
-    ) -> None:
-        super().test_error_in_200(request, hexgate_target, hexgate_gateway)
+    pass

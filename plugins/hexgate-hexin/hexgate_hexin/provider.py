@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -37,7 +38,6 @@ from hexgate.errors import (
     UpstreamConnectError,
     UpstreamError,
     UpstreamTimeout,
-    from_upstream_status,
 )
 from hexgate.native import open_events, request_payload
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
@@ -57,6 +57,8 @@ from hexgate_hexin.translate import (
     chunks_from_completion,
     completion_from_wire,
     embeddings_payload,
+    scrub,
+    status_error,
     unwrap,
 )
 from hexgate_hexin.wire import WireCompletion, WireEmbeddings, WireEnvelope
@@ -112,13 +114,15 @@ class _TokenRefused(Exception):
         self.error = error
 
 
-def _check(raw: bytes, *, retry_after: float | None = None) -> WireEnvelope:
-    """The answer's envelope; raises what its body reports (a token refusal as :class:`_TokenRefused`)."""
+def _check(raw: bytes, *, retry_after: float | None = None, secrets: tuple[str, ...] = ()) -> WireEnvelope:
+    """The answer's envelope; raises what its body reports (a token refusal as :class:`_TokenRefused`),
+    scrubbed of ``secrets``."""
     try:
         envelope = _envelope.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        raise UpstreamError(f"the Hexin backend sent an unreadable answer: {raw[:200]!r}") from None
-    error = body_error(envelope, retry_after=retry_after)
+        shown = scrub(repr(raw[:200]), secrets)
+        raise UpstreamError(f"the Hexin backend sent an unreadable answer: {shown}") from None
+    error = body_error(envelope, retry_after=retry_after, secrets=secrets)
     if isinstance(error, UpstreamAuthError):
         raise _TokenRefused(error)
     if error is not None:
@@ -165,6 +169,10 @@ class HexinProvider:
 
     # ------------------------------------------------------------ transport
 
+    def _secrets(self, token: Token) -> tuple[str, str]:
+        """What the backend may echo in an error text and must never reach a client or a log."""
+        return (self.settings.app_secret, token.token)
+
     @contextlib.asynccontextmanager
     async def _open(
         self,
@@ -198,13 +206,8 @@ class HexinProvider:
             if not response.is_success:
                 raw = await response.aread()
                 retry = _retry_after(response.headers)
-                try:
-                    error = body_error(_envelope.decode(raw), retry_after=retry)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    error = None
-                if error is None:
-                    text = raw[:300].decode("utf-8", "replace").strip() or f"HTTP {response.status_code}"
-                    error = from_upstream_status(response.status_code, text, retry_after=retry)
+                secrets = self._secrets(token)
+                error = status_error(response.status_code, raw, retry_after=retry, secrets=secrets)
                 if response.status_code in (401, 403) or isinstance(error, UpstreamAuthError):
                     raise _TokenRefused(error)
                 raise error
@@ -243,7 +246,7 @@ class HexinProvider:
         async def op(token: Token) -> tuple[bytes, WireEnvelope]:
             async with self._open(url, token, json=json, form=form, headers=headers) as response:
                 raw = await response.aread()
-            return raw, _check(raw, retry_after=_retry_after(response.headers))
+            return raw, _check(raw, retry_after=_retry_after(response.headers), secrets=self._secrets(token))
 
         return await self._with_token(op)
 
@@ -290,7 +293,7 @@ class HexinProvider:
                             if data == "[DONE]":
                                 break
                             raw = data.encode()
-                            envelope = _check(raw)
+                            envelope = _check(raw, secrets=self._secrets(token))
                             wire = _completion.decode(unwrap(envelope, raw))
                             chunk = chunk_from_wire(wire, model=ctx.model)
                             if chunk is not None:
@@ -298,7 +301,7 @@ class HexinProvider:
                                 yield chunk
                     else:  # one JSON answer for the whole completion
                         raw = await response.aread()
-                        envelope = _check(raw)
+                        envelope = _check(raw, secrets=self._secrets(token))
                         completion = self._decode_completion(unwrap(envelope, raw), model=ctx.model)
                         for chunk in chunks_from_completion(completion):
                             started = True
@@ -356,7 +359,8 @@ class HexinProvider:
 
             async def open_stream(token: Token) -> AsyncIterator[ResponseStreamEvent]:
                 return await open_events(
-                    self._open(url, token, json=payload, stream=True, headers=headers), not_a_stream=_not_a_stream
+                    self._open(url, token, json=payload, stream=True, headers=headers),
+                    not_a_stream=functools.partial(_not_a_stream, secrets=self._secrets(token)),
                 )
 
             return await self._with_token(open_stream)
@@ -378,10 +382,10 @@ class HexinProvider:
         return models
 
 
-def _not_a_stream(response: httpx.Response, body: bytes) -> BaseException:
+def _not_a_stream(response: httpx.Response, body: bytes, *, secrets: tuple[str, ...] = ()) -> BaseException:
     """A streamed Responses call answered with JSON: the failure it reports (a token refusal retries)."""
     try:
-        _check(body)
+        _check(body, secrets=secrets)
     except (HexgateError, _TokenRefused) as exc:
         return exc
     kind = response.headers.get("content-type") or "no content type"

@@ -25,6 +25,14 @@ In-body failures (``body_error``), often sent with HTTP 200::
                                                             rate limit / quota → 429; invalid request,
                                                             context length → 400 (model_not_found 404);
                                                             overloaded → 503; timeout → 504; else 502
+
+A non-2xx answer (``status_error``): its HTTP status wins wherever it is more specific than the body's
+error type (404 → 404 ``model_not_found``, 408/504 → 504, 429 → 429, 503/529 → 503 with ``retry-after``,
+401/403 → our token); only a generic 400, 500 or 502 lets the body's type decide (e.g. a 400 whose body
+says ``context_length_exceeded`` stays 400, a 500 whose body says ``rate_limit_error`` becomes 429).
+
+Every text taken from the backend is scrubbed of the configured secrets (``scrub``: the ``app_secret``
+and the token in use), which the backend may echo in an error message.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -75,6 +83,8 @@ __all__ = [
     "completion_from_wire",
     "embeddings_from_wire",
     "embeddings_payload",
+    "scrub",
+    "status_error",
     "token_expiry",
     "unwrap",
 ]
@@ -200,24 +210,61 @@ def _http_status(code: int | str | None) -> int | None:
     return status if status is not None and 400 <= status < 600 else None
 
 
-def body_error(envelope: WireEnvelope, *, retry_after: float | None = None) -> HexgateError | None:
-    """The error an answer reports in its body (table in the module docstring), or None."""
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every non-empty one of ``secrets`` replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def body_error(
+    envelope: WireEnvelope, *, retry_after: float | None = None, secrets: Iterable[str] = ()
+) -> HexgateError | None:
+    """The error an answer reports in its body (table in the module docstring), or None. Messages
+    are scrubbed of ``secrets``."""
     if envelope.success is False:
-        message = envelope.status_msg or "the Hexin backend reported a failure"
+        message = scrub(envelope.status_msg or "the Hexin backend reported a failure", secrets)
         status = _http_status(envelope.status_code)
         if status is not None:
             return from_upstream_status(status, message, retry_after=retry_after)
         return UpstreamError(f"the Hexin backend reported error {envelope.status_code}: {message}")
     error = envelope.error
     if isinstance(error, str):
-        return UpstreamError(f"the Hexin backend reported: {error}")
+        return UpstreamError(f"the Hexin backend reported: {scrub(error, secrets)}")
     if isinstance(error, WireError):
-        return _typed_error(error, retry_after=retry_after)
+        return _typed_error(error, retry_after=retry_after, secrets=secrets)
     return None
 
 
-def _typed_error(error: WireError, *, retry_after: float | None) -> HexgateError:
-    message = error.message or error.type or "the Hexin backend reported an error"
+_envelope = msgspec.json.Decoder(WireEnvelope)
+_GENERIC = frozenset({400, 500, 502})
+"""HTTP statuses that say less than the body's error type (which then decides)."""
+
+
+def status_error(
+    status: int, raw: bytes, *, retry_after: float | None = None, secrets: Iterable[str] = ()
+) -> HexgateError:
+    """The error for a non-2xx answer with body ``raw``: the body's error where ``status`` is generic
+    (400/500/502), else ``status``'s own error carrying the body's message (module docstring)."""
+    secrets = tuple(secrets)
+    try:
+        error = body_error(_envelope.decode(raw), retry_after=retry_after, secrets=secrets)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        error = None
+    if error is not None and status in _GENERIC:
+        return error
+    if error is not None:
+        message = error.message
+    else:
+        message = scrub(raw[:300].decode("utf-8", "replace").strip(), secrets) or f"HTTP {status}"
+    if status == 404:
+        return UpstreamRejected(message, status=404, code="model_not_found", param="model")
+    return from_upstream_status(status, message, retry_after=retry_after)
+
+
+def _typed_error(error: WireError, *, retry_after: float | None, secrets: Iterable[str]) -> HexgateError:
+    message = scrub(error.message or error.type or "the Hexin backend reported an error", secrets)
     names = {str(error.type or "").lower(), str(error.code or "").lower()}
     code = str(error.code) if error.code is not None else None
     if names & _AUTH:

@@ -13,6 +13,8 @@ from hexgate_hexin.translate import (
     chat_body,
     chunk_from_wire,
     completion_from_wire,
+    scrub,
+    status_error,
     token_expiry,
     unwrap,
 )
@@ -23,6 +25,7 @@ from hexgate.errors import (
     Unsupported,
     UpstreamAuthError,
     UpstreamError,
+    UpstreamOverloaded,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamTimeout,
@@ -120,6 +123,74 @@ def test_chat_body() -> None:
 def test_in_body_failures(answer: dict[str, Any], error: type[HexgateError], status: int) -> None:
     found = body_error(msgspec.convert(answer, WireEnvelope))
     assert type(found) is error and found.status == status
+
+
+SERVER = {"error": {"type": "server_error", "message": "backend says no"}}
+RATE = {"error": {"type": "rate_limit_error", "message": "slow down"}}
+LONG = {"error": {"type": "context_length_exceeded", "message": "too long"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "error", "expected"),
+    [
+        (404, SERVER, UpstreamRejected, 404),  # the status is more specific than the type
+        (503, SERVER, UpstreamOverloaded, 503),
+        (529, SERVER, UpstreamOverloaded, 503),
+        (429, SERVER, UpstreamRateLimited, 429),
+        (504, SERVER, UpstreamTimeout, 504),
+        (408, SERVER, UpstreamTimeout, 504),
+        (401, SERVER, UpstreamAuthError, 502),
+        (413, SERVER, UpstreamRejected, 413),
+        (500, SERVER, UpstreamError, 502),
+        (500, RATE, UpstreamRateLimited, 429),  # a generic status: the type decides
+        (502, RATE, UpstreamRateLimited, 429),
+        (400, LONG, UpstreamRejected, 400),
+        (400, {"error": {"type": "authentication_error", "message": "m"}}, UpstreamAuthError, 502),
+        (404, None, UpstreamRejected, 404),  # not the backend's JSON: the status alone
+        (503, None, UpstreamOverloaded, 503),
+    ],
+)
+def test_http_status_wins_where_more_specific(
+    status: int, answer: dict[str, Any] | None, error: type[HexgateError], expected: int
+) -> None:
+    raw = msgspec.json.encode(answer) if answer is not None else b"<html>gateway says no</html>"
+    found = status_error(status, raw, retry_after=2)
+    assert type(found) is error and found.status == expected
+    if answer is not None:
+        assert answer["error"]["message"] in found.message
+    if expected == 404:
+        assert found.code == "model_not_found"
+    if expected == 503:
+        assert found.headers["retry-after"] == "2"
+
+
+SECRET = "hx-app-secret-4242"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"error": {"type": "authentication_error", "message": f"bad app_secret {SECRET}"}},
+        {"error": {"type": "server_error", "message": f"echo {SECRET}"}},
+        {"error": f"secret {SECRET} refused"},
+        {"success": False, "status_code": 401, "status_msg": f"token tok-{SECRET}"},
+        {"success": False, "status_code": -7, "status_msg": SECRET},
+    ],
+)
+@pytest.mark.parametrize("status", [401, 404, 500, 503])
+def test_backend_texts_are_scrubbed_of_secrets(answer: dict[str, Any], status: int) -> None:
+    raw = msgspec.json.encode(answer)
+    found = status_error(status, raw, secrets=("", SECRET))
+    assert SECRET not in found.message and "[redacted]" in found.message
+    in_body = body_error(msgspec.convert(answer, WireEnvelope), secrets=(SECRET,))
+    assert in_body is not None and SECRET not in in_body.message
+    unreadable = status_error(status, f"<p>{SECRET}</p>".encode(), secrets=(SECRET,))
+    assert SECRET not in unreadable.message
+
+
+def test_scrub() -> None:
+    assert scrub("a s3cr3t b s3cr3t", ("s3cr3t", "")) == "a [redacted] b [redacted]"
+    assert scrub("nothing", ()) == "nothing"
 
 
 @pytest.mark.parametrize("answer", [{"success": True, "data": {"choices": []}}, {"choices": []}, {"data": [1]}])
