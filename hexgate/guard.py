@@ -20,10 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from hexgate.errors import RequestTimeout
 
-__all__ = ["ClientTimeout", "headers_too_large", "run_guarded"]
-
-ClientTimeout = RequestTimeout
-"""The former name of :class:`hexgate.errors.RequestTimeout`."""
+__all__ = ["headers_too_large", "run_guarded"]
 
 
 def headers_too_large(scope: Scope, limit: int) -> bool:
@@ -57,7 +54,7 @@ class _Guard:
             async with asyncio.timeout(max(left, 0.0)):
                 message = await self.receive_()
         except TimeoutError:
-            raise ClientTimeout(self.timeout) from None
+            raise RequestTimeout(self.timeout) from None
         if message["type"] == "http.disconnect":
             self.disconnected.set()
         elif not message.get("more_body", False):
