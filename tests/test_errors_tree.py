@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ from litestar.testing import TestClient
 from litestar.types import Message
 
 import hexgate.errors as errors
+import hexgate.ops.middleware as middleware
 from hexgate.app import create_app
 from hexgate.errors import (
     HeadersTooLarge,
@@ -232,3 +234,9 @@ def test_route_and_ops_refusals_answer_in_the_clients_dialect(client: Any, path:
             assert body["error"]["type"] == "invalid_request_error" and "param" in body["error"]
     if not path.startswith("/v1/messages"):
         assert plain.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_the_ops_middleware_does_not_import_the_service() -> None:
+    tree = ast.parse(Path(middleware.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "hexgate.ops.service" not in imported
