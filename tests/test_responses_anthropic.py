@@ -1,6 +1,6 @@
 """``/v1/responses`` over the Anthropic plugin (chat only, so bridged), end to end: the official ``openai``
 client against a running hexgate whose ``anthropic`` provider talks to a :class:`StubUpstream` replaying
-Anthropic's own captures (``responses_fixtures/``)."""
+Anthropic's own captures (the Anthropic plugin's ``tests/fixtures/``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hexgate.testing import RecordedRequest, Reply, StubUpstream, running_gatewa
 
 pytestmark = pytest.mark.e2e
 
-FIXTURES = Path(__file__).parent / "responses_fixtures"
+FIXTURES = Path(__file__).parents[1] / "plugins" / "hexgate-anthropic" / "tests" / "fixtures"
 SDK_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 SSE = {"content-type": "text/event-stream"}
 
@@ -28,7 +28,7 @@ class Messages:
     """``POST /v1/messages``: the SSE capture ``stream`` when streamed, else the JSON capture."""
 
     def __init__(self) -> None:
-        self.stream = "anthropic--basic_response.sse"
+        self.stream = "basic_response.sse"
 
     def __call__(self, request: RecordedRequest) -> Reply:
         if request.json().get("stream"):
@@ -67,7 +67,7 @@ def client(base: str) -> Iterator[openai.OpenAI]:
 
 @pytest.fixture(autouse=True)
 def _reset(messages: Messages) -> None:
-    messages.stream = "anthropic--basic_response.sse"
+    messages.stream = "basic_response.sse"
 
 
 def test_create(client: openai.OpenAI, upstream: StubUpstream) -> None:
@@ -103,7 +103,7 @@ def test_stream_events_and_final_text(base: str, client: openai.OpenAI) -> None:
 def test_thinking_signature_survives_a_second_turn(
     client: openai.OpenAI, messages: Messages, upstream: StubUpstream
 ) -> None:
-    messages.stream = "anthropic--thinking-stream-a-refusal.sse"
+    messages.stream = "thinking-stream-a-refusal.sse"
     events = list(
         client.responses.create(
             model="anthropic/claude-fable-5",
@@ -120,7 +120,7 @@ def test_thinking_signature_survives_a_second_turn(
     reasoning = last.response.output[0]
     assert reasoning.type == "reasoning" and reasoning.encrypted_content
 
-    messages.stream = "anthropic--basic_response.sse"
+    messages.stream = "basic_response.sse"
     client.responses.create(model="anthropic/claude-fable-5", input="Go on.", previous_response_id=last.response.id)
     sent = upstream.requests[-1].json()["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]

@@ -1,6 +1,7 @@
-"""The Responses ⇄ Chat bridge, pure: chat chunks in, Responses events out (real chat captures in
-``responses_fixtures/``, copied from ../shared/fixtures/vercel-ai, Apache-2.0); Responses requests in,
-chat requests out. Every event must be accepted by the official SDK's own (pydantic) types."""
+"""The Responses ⇄ Chat bridge, pure: chat chunks in, Responses events out (real chat captures
+in ``plugins/hexgate-openai/tests/fixtures/``, copied from ../shared/fixtures/vercel-ai, Apache-2.0);
+Responses requests in, chat requests out. Every event must be accepted by the official SDK's own
+(pydantic) types."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hexgate.errors import InvalidRequest, UpstreamRateLimited
 from hexgate.schemas import chat as c
 from hexgate.schemas import responses as r
 
-FIXTURES = Path(__file__).parent / "responses_fixtures"
+FIXTURES = Path(__file__).parents[1] / "plugins" / "hexgate-openai" / "tests" / "fixtures"
 SDK_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
 

@@ -1,4 +1,4 @@
-"""``/v1/responses`` end to end with the official ``openai`` client against a running hexgate, served by
+"""``/v1/responses`` through the whole app (in-process) with the official ``openai`` client, served by
 the echo provider (chat only, so every call goes through the core's bridge): create and stream,
 the stored-response endpoints, ``previous_response_id``, and errors."""
 
@@ -14,9 +14,7 @@ import pytest
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from hexgate.testing import running_gateway
-
-pytestmark = pytest.mark.e2e
+from hexgate.testing import INPROCESS_BASE_URL, inprocess_client
 
 SDK_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 CONFIG = """
@@ -29,19 +27,18 @@ target = "echo/echo"
 
 
 @pytest.fixture(scope="module")
-def base() -> Iterator[str]:
-    with running_gateway(CONFIG) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0) as client:
+def base() -> Iterator[httpx.Client]:
+    with inprocess_client(CONFIG) as client:
         yield client
 
 
-def sse(base: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    with httpx.stream("POST", f"{base}/v1/responses", json=body, timeout=30) as response:
+@pytest.fixture
+def client(base: httpx.Client) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{INPROCESS_BASE_URL}/v1", api_key="unused", max_retries=0, http_client=base)
+
+
+def sse(base: httpx.Client, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    with base.stream("POST", "/v1/responses", json=body) as response:
         assert response.status_code == 200
         text = response.read().decode()
     assert "[DONE]" not in text
@@ -70,7 +67,7 @@ def test_create_through_the_bridge(client: openai.OpenAI) -> None:
     assert response.output[0].type == "message" and response.output[0].id.startswith("msg_")
 
 
-def test_stream_events_are_openai_shaped(base: str, client: openai.OpenAI) -> None:
+def test_stream_events_are_openai_shaped(base: httpx.Client, client: openai.OpenAI) -> None:
     events = sse(base, {"model": "e", "input": "one two three", "stream": True})
     for name, data in events:
         assert name == data["type"]
@@ -110,18 +107,18 @@ def test_two_turns_by_previous_response_id(client: openai.OpenAI) -> None:
     assert [i.id for i in page.data] == [items[-1].id] and page.has_more
 
 
-def test_stored_response_endpoints(base: str, client: openai.OpenAI) -> None:
+def test_stored_response_endpoints(base: httpx.Client, client: openai.OpenAI) -> None:
     created = client.responses.create(model="e", input="keep me")
-    got = httpx.get(f"{base}/v1/responses/{created.id}", timeout=10)
+    got = base.get(f"/v1/responses/{created.id}")
     assert got.status_code == 200 and got.json()["output"][0]["content"][0]["text"] == "keep me"
-    deleted = httpx.delete(f"{base}/v1/responses/{created.id}", timeout=10)
+    deleted = base.delete(f"/v1/responses/{created.id}")
     assert deleted.json() == {"id": created.id, "object": "response", "deleted": True}
     for method, path in (
         ("GET", f"/v1/responses/{created.id}"),
         ("DELETE", f"/v1/responses/{created.id}"),
         ("GET", f"/v1/responses/{created.id}/input_items"),
     ):
-        error = envelope(httpx.request(method, base + path, timeout=10), 404)
+        error = envelope(base.request(method, path), 404)
         assert created.id in error["message"]
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve("resp_unknown")
@@ -139,8 +136,8 @@ def test_store_false_keeps_nothing(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_upstream_error_before_the_first_event_is_an_error_answer(base: str, stream: bool) -> None:
-    answer = httpx.post(f"{base}/v1/responses", json={"model": "e", "input": "!fail 429", "stream": stream}, timeout=10)
+def test_upstream_error_before_the_first_event_is_an_error_answer(base: httpx.Client, stream: bool) -> None:
+    answer = base.post("/v1/responses", json={"model": "e", "input": "!fail 429", "stream": stream})
     error = envelope(answer, 429)
     assert error["type"] == "rate_limit_error"
     assert answer.headers["retry-after"] == "1"
@@ -157,13 +154,13 @@ def test_upstream_error_before_the_first_event_is_an_error_answer(base: str, str
         ({"model": "nope/x", "input": "hi"}, 404, "model"),
     ],
 )
-def test_bad_requests(base: str, body: dict[str, Any], status: int, param: str) -> None:
-    error = envelope(httpx.post(f"{base}/v1/responses", json=body, timeout=10), status)
+def test_bad_requests(base: httpx.Client, body: dict[str, Any], status: int, param: str) -> None:
+    error = envelope(base.post("/v1/responses", json=body), status)
     assert error["param"] == param
 
 
-def test_openapi_documents_the_body(base: str) -> None:
-    schema = httpx.get(f"{base}/schema/openapi.json", timeout=10).json()
+def test_openapi_documents_the_body(base: httpx.Client) -> None:
+    schema = base.get("/schema/openapi.json").json()
     body = schema["paths"]["/v1/responses"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/ResponseRequest"}
     assert "input" in schema["components"]["schemas"]["ResponseRequest"]["properties"]

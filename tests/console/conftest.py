@@ -8,66 +8,26 @@ Set ``HEXGATE_CONSOLE_SCREENSHOTS=docs`` to have the tests save the README's scr
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from hexgate.testing import free_port, running_gateway
+from hexgate.testing import free_port, running_gateway, running_redis
 
 ADMIN = "console-admin-key-000"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A redis-server of this session's own on 127.0.0.1 (no RDB, no AOF)."""
-    server = shutil.which("redis-server")
-    if server is None:  # pragma: no cover - scripts/test installs it
-        pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 10
-            while not _ping(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    try:
+        with running_redis() as redis:
+            yield redis.url
+    except FileNotFoundError as exc:  # pragma: no cover - scripts/test installs it
+        pytest.fail(str(exc))
 
 
 def config(store: str) -> str:
@@ -114,16 +74,6 @@ def shots() -> Path | None:
     """Where to save the README's screenshots (``HEXGATE_CONSOLE_SCREENSHOTS``), or None."""
     folder = os.environ.get("HEXGATE_CONSOLE_SCREENSHOTS")
     return Path(folder) if folder else None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hexgate.testing import free_port, running_gateway, running_process
+from hexgate.testing import free_port, running_gateway, running_process, running_redis
 
 ADMIN = "test-admin-key-000"
 STATIC = "test-static-key-000"
@@ -69,38 +65,14 @@ def chat(base: str, key: str, text: str = "hello there", model: str = "echo/echo
     )
 
 
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     """A redis-server of this module's own on 127.0.0.1 (no RDB, no AOF)."""
-    server = shutil.which("redis-server")
-    if server is None:  # pragma: no cover - scripts/test installs it
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 10
-            while not _ping(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    try:
+        with running_redis() as redis:
+            yield redis.url
+    except FileNotFoundError as exc:  # pragma: no cover - scripts/test installs it
+        pytest.skip(str(exc))
 
 
 ENV = {"HEXGATE_ADMIN_KEY": ADMIN}

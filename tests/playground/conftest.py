@@ -9,25 +9,13 @@ test save the README's screenshot there.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from hexgate.testing import Reply, StubUpstream, free_port, running_gateway
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 UI_PAGE = b"<!doctype html><html><head><title>a chat UI</title></head><body>a chat UI</body></html>"
 SLOW_REASONING = ["Let me think ", "about a story."]
 SLOW_WORDS = [f"word{i} " for i in range(60)]
@@ -132,18 +120,6 @@ base_url = "http://127.0.0.1:{free_port()}/v1"
 """
     with running_gateway(config) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One Chromium per test module: while Playwright's sync API is started it marks an asyncio loop
-    as running on the main thread, so it must stop before another module's async tests run."""
-    if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

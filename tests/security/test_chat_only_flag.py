@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterator
 import openai
 import pytest
 
-from hexgate.testing import RecordedRequest, Reply, StubUpstream, running_gateway
-
-pytestmark = pytest.mark.e2e
+from hexgate.testing import INPROCESS_BASE_URL, RecordedRequest, Reply, StubUpstream, inprocess_client
 
 VLLM_NO_MODEL = {
     "error": {"message": "The model `nope` does not exist.", "type": "NotFoundError", "param": None, "code": 404}
@@ -96,8 +94,8 @@ def client(upstreams: dict[str, StubUpstream]) -> Iterator[openai.OpenAI]:
         f'[providers.{name}]\nplugin = "openai"\nbase_url = "{s.url}/v1"\napi_key = "k"\n\n'
         for name, s in upstreams.items()
     )
-    with running_gateway(config) as base, openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0) as c:
-        yield c
+    with inprocess_client(config) as http:
+        yield openai.OpenAI(base_url=f"{INPROCESS_BASE_URL}/v1", api_key="x", max_retries=0, http_client=http)
 
 
 def paths(upstream: StubUpstream) -> list[str]:

@@ -14,9 +14,7 @@ import httpx
 import openai
 import pytest
 
-from hexgate.testing import running_gateway
-
-pytestmark = pytest.mark.e2e
+from hexgate.testing import INPROCESS_BASE_URL, inprocess_client
 
 CONFIG = """
 [providers.echo]
@@ -27,18 +25,19 @@ PATHS = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/images/
 
 
 @pytest.fixture(scope="module")
-def base() -> Iterator[str]:
-    with running_gateway(CONFIG) as url:
-        yield url
+def base() -> Iterator[httpx.Client]:
+    """The gateway in-process: the content-type check is the app's, not the server's."""
+    with inprocess_client(CONFIG) as client:
+        yield client
 
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
 )
-def test_other_content_types_are_a_415(base: str, path: str, content_type: str | None) -> None:
+def test_other_content_types_are_a_415(base: httpx.Client, path: str, content_type: str | None) -> None:
     headers = {"content-type": content_type} if content_type else {}
-    answer = httpx.post(f"{base}{path}", content=BODY, headers=headers, timeout=30)
+    answer = base.post(path, content=BODY, headers=headers)
     assert answer.status_code == 415, answer.text
     error = answer.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -46,13 +45,12 @@ def test_other_content_types_are_a_415(base: str, path: str, content_type: str |
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"])
-def test_json_is_accepted(base: str, content_type: str) -> None:
-    answer = httpx.post(f"{base}/v1/chat/completions", content=BODY, headers={"content-type": content_type}, timeout=30)
+def test_json_is_accepted(base: httpx.Client, content_type: str) -> None:
+    answer = base.post("/v1/chat/completions", content=BODY, headers={"content-type": content_type})
     assert answer.status_code == 200, answer.text
 
 
-def test_the_openai_sdk_still_works(base: str) -> None:
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+def test_the_openai_sdk_still_works(base: httpx.Client) -> None:
+    client = openai.OpenAI(base_url=f"{INPROCESS_BASE_URL}/v1", api_key="unused", max_retries=0, http_client=base)
     answer = client.chat.completions.create(model="echo/echo", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content
-    client.close()

@@ -14,9 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hexgate.testing import running_gateway
-
-pytestmark = pytest.mark.e2e
+from hexgate.testing import inprocess_client
 
 CONFIG = """
 [providers.echo]
@@ -26,13 +24,14 @@ DEPTH = 100_000
 
 
 @pytest.fixture(scope="module")
-def base() -> Iterator[str]:
-    with running_gateway(CONFIG) as url:
-        yield url
+def base() -> Iterator[httpx.Client]:
+    """The gateway in-process: decoding limits are the app's, not the server's."""
+    with inprocess_client(CONFIG) as client:
+        yield client
 
 
-def _post(base: str, path: str, body: bytes) -> httpx.Response:
-    return httpx.post(f"{base}{path}", content=body, headers={"content-type": "application/json"}, timeout=30)
+def _post(base: httpx.Client, path: str, body: bytes) -> httpx.Response:
+    return base.post(path, content=body, headers={"content-type": "application/json"})
 
 
 def _envelope(answer: httpx.Response, status: int) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def _envelope(answer: httpx.Response, status: int) -> dict[str, Any]:
     return error
 
 
-def test_deeply_nested_json_is_a_400(base: str) -> None:
+def test_deeply_nested_json_is_a_400(base: httpx.Client) -> None:
     schema = b'{"a":' * DEPTH + b"1" + b"}" * DEPTH
     body = (
         b'{"model": "echo/echo", "messages": [{"role": "user", "content": "hi"}], '
@@ -63,10 +62,10 @@ def test_deeply_nested_json_is_a_400(base: str) -> None:
         ("/v1/images/generations", {"prompt": "a cat"}),
     ],
 )
-def test_model_names_are_capped_at_256_characters(base: str, path: str, body: dict[str, Any]) -> None:
-    long = httpx.post(f"{base}{path}", json={**body, "model": "echo/" + "m" * 252}, timeout=30)
+def test_model_names_are_capped_at_256_characters(base: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    long = base.post(path, json={**body, "model": "echo/" + "m" * 252})
     error = _envelope(long, 400)
     assert error["param"] == "model"
     assert "256" in error["message"]
-    fits = httpx.post(f"{base}{path}", json={**body, "model": "echo/" + "m" * 251}, timeout=30)
+    fits = base.post(path, json={**body, "model": "echo/" + "m" * 251})
     assert "256" not in fits.text, fits.text  # routed: a 404 from echo, or "cannot generate images"

@@ -9,11 +9,8 @@ answer until Redis woke up.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hexgate.testing import free_port, running_gateway
+from hexgate.testing import running_gateway, running_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -31,39 +28,14 @@ BOUND = 2.5
 """Seconds a keyed request may take while Redis is frozen: the 1 s store timeout plus slack."""
 
 
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def redis() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A redis-server of this module's own on 127.0.0.1 (no persistence); resumed before it is stopped."""
-    server = shutil.which("redis-server")
-    if server is None:  # pragma: no cover - scripts/test installs it
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 10
-            while not _ping(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.05)
-            yield proc, f"redis://127.0.0.1:{port}/0"
-        finally:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.terminate()
-            proc.wait(timeout=10)
+    try:
+        with running_redis() as server:
+            yield server.process, server.url
+    except FileNotFoundError as exc:  # pragma: no cover - scripts/test installs it
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

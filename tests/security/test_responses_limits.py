@@ -15,7 +15,7 @@ import pytest
 from msgspec import Raw
 
 from hexgate.response_store import StoredResponse, open_store
-from hexgate.testing import running_gateway
+from hexgate.testing import INPROCESS_BASE_URL, inprocess_client
 
 KEY = "test-key-limits-0001"
 
@@ -61,14 +61,10 @@ max_messages = 3
 [providers.echo]
 plugin = "echo"
 """
-    with (
-        running_gateway(config) as base,
-        openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0, timeout=30) as client,
-    ):
-        yield client
+    with inprocess_client(config) as http:
+        yield openai.OpenAI(base_url=f"{INPROCESS_BASE_URL}/v1", api_key=KEY, max_retries=0, http_client=http)
 
 
-@pytest.mark.e2e
 def test_responses_input_obeys_max_messages(client: openai.OpenAI) -> None:
     items = [{"role": "user", "content": f"m{n}"} for n in range(4)]
     with pytest.raises(openai.BadRequestError) as got:
@@ -77,7 +73,6 @@ def test_responses_input_obeys_max_messages(client: openai.OpenAI) -> None:
     assert client.responses.create(model="echo/echo", input=items[:3]).output_text  # type: ignore[arg-type]
 
 
-@pytest.mark.e2e
 def test_a_continued_conversation_counts_its_stored_items(client: openai.OpenAI) -> None:
     first = client.responses.create(model="echo/echo", input="one")  # 1 input + 1 output item kept
     second = client.responses.create(model="echo/echo", input="two", previous_response_id=first.id)  # 3

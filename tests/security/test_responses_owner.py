@@ -10,6 +10,7 @@ which would look it up under the gateway's one upstream key, unless
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -17,9 +18,7 @@ import httpx
 import openai
 import pytest
 
-from hexgate.testing import Reply, StubUpstream, running_gateway
-
-pytestmark = pytest.mark.e2e
+from hexgate.testing import INPROCESS_BASE_URL, Reply, StubUpstream, inprocess_client
 
 KEY_A = "test-key-alice-0001"
 KEY_B = "test-key-bob-0002"
@@ -57,16 +56,19 @@ def native() -> Iterator[StubUpstream]:
 
 
 @pytest.fixture(scope="module")
-def base(native: StubUpstream) -> Iterator[str]:
-    with running_gateway(config(native)) as url:
-        yield url
+def base(native: StubUpstream) -> Iterator[httpx.Client]:
+    """The gateway in-process: ownership is the app's (the response store), not the server's."""
+    with inprocess_client(config(native)) as http:
+        yield http
 
 
-def client(base: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0, timeout=30)
+def client(base: httpx.Client, key: str) -> contextlib.nullcontext[openai.OpenAI]:
+    """The official client for ``key``, sharing the gateway's client (which it must not close)."""
+    sdk = openai.OpenAI(base_url=f"{INPROCESS_BASE_URL}/v1", api_key=key, max_retries=0, http_client=base)
+    return contextlib.nullcontext(sdk)
 
 
-def test_another_key_sees_a_stored_response_as_unknown(base: str) -> None:
+def test_another_key_sees_a_stored_response_as_unknown(base: httpx.Client) -> None:
     with client(base, KEY_A) as a, client(base, KEY_B) as b:
         created = a.responses.create(model="echo/echo", input="alice's secret plan")
         rid = created.id
@@ -92,13 +94,13 @@ def test_another_key_sees_a_stored_response_as_unknown(base: str) -> None:
             a.responses.retrieve(rid)
 
 
-def test_b_answer_matches_a_truly_unknown_id(base: str) -> None:
+def test_b_answer_matches_a_truly_unknown_id(base: httpx.Client) -> None:
     """B cannot tell A's id from one that never existed: same status, same envelope shape."""
     with client(base, KEY_A) as a:
         rid = a.responses.create(model="echo/echo", input="hi").id
     headers = {"authorization": f"Bearer {KEY_B}"}
-    theirs = httpx.get(f"{base}/v1/responses/{rid}", headers=headers, timeout=30)
-    missing = httpx.get(f"{base}/v1/responses/resp_doesnotexist", headers=headers, timeout=30)
+    theirs = base.get(f"/v1/responses/{rid}", headers=headers)
+    missing = base.get("/v1/responses/resp_doesnotexist", headers=headers)
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json()["error"].keys() == missing.json()["error"].keys()
     assert theirs.json()["error"]["message"].replace(rid, "X") == missing.json()["error"]["message"].replace(
@@ -106,7 +108,7 @@ def test_b_answer_matches_a_truly_unknown_id(base: str) -> None:
     )
 
 
-def test_unknown_previous_id_is_not_forwarded_to_a_native_upstream(base: str, native: StubUpstream) -> None:
+def test_unknown_previous_id_is_not_forwarded_to_a_native_upstream(base: httpx.Client, native: StubUpstream) -> None:
     native.requests.clear()
     with client(base, KEY_B) as b:
         with pytest.raises(openai.NotFoundError) as got:
@@ -121,7 +123,7 @@ def test_unknown_previous_id_is_not_forwarded_to_a_native_upstream(base: str, na
     assert native.requests == []
 
 
-def test_a_key_continues_its_own_native_response_upstream(base: str, native: StubUpstream) -> None:
+def test_a_key_continues_its_own_native_response_upstream(base: httpx.Client, native: StubUpstream) -> None:
     """The key that created a native response (kept upstream too) may continue it: the id goes upstream."""
     native.requests.clear()
     with client(base, KEY_A) as a:
@@ -133,7 +135,7 @@ def test_a_key_continues_its_own_native_response_upstream(base: str, native: Stu
 def test_forwarding_unknown_ids_can_be_allowed() -> None:
     with StubUpstream({"POST /v1/responses": Reply(body=json.dumps(NATIVE_ANSWER).encode())}) as native:
         extra = "forward_unknown_response_ids = true"
-        with running_gateway(config(native, extra)) as url, client(url, KEY_B) as b:
+        with inprocess_client(config(native, extra)) as http, client(http, KEY_B) as b:
             b.responses.create(model="oa/m", input="continue", previous_response_id="resp_upstream_only")
             b.responses.create(model="oa/m", input="continue", extra_body={"conversation": "conv_1"})
             b.responses.create(model="oa/m", input=[{"type": "item_reference", "id": "msg_1"}])

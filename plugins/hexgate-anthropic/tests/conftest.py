@@ -1,25 +1,25 @@
 """Shared fixtures of the Anthropic plugin's tests.
 
 ``fixtures/`` holds copies of ``../shared/fixtures`` captures (MIT anthropic-sdk-python, Apache-2.0
-vercel/ai; see ``fixtures/README.md``). ``upstream`` is a :class:`StubUpstream` on 127.0.0.1 shared
-by the session (routes and records reset per test); ``gateway`` is ``hexgate serve`` pointed at it
-with ``[providers.claude] plugin = "anthropic"``; ``client`` is the official ``openai`` client.
+vercel/ai; see ``fixtures/README.md``), read through :class:`hexgate.testing.Captures`. ``stub``,
+``gateway`` and ``client`` come from :mod:`hexgate.testing.fixtures` (the stub shared by the session,
+emptied per test; ``hexgate serve`` with ``gateway_config`` below: ``[providers.claude] plugin =
+"anthropic"``; the official ``openai`` client); ``upstream`` is the stub, emptied for this test.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
-from hexgate.testing import Reply, StubUpstream, replay_frames, running_gateway
+from hexgate.testing import Captures as CaptureFiles
+from hexgate.testing import Reply, StubUpstream
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FILES = CaptureFiles(Path(__file__).parent / "fixtures")
+FIXTURES = FILES.dir
 SSE = {"content-type": "text/event-stream"}
 
 CONFIG = """
@@ -39,30 +39,23 @@ class Captures:
 
     @staticmethod
     def text(name: str) -> str:
-        return (FIXTURES / name).read_text(encoding="utf-8")
+        return FILES.text(name)
 
     @staticmethod
     def events(name: str) -> list[dict[str, Any]]:
         """The event payloads of a capture: ``*.sse`` (raw SSE) or ``*.chunks.txt`` (one JSON a line)."""
-        text = Captures.text(name)
-        if name.endswith(".sse"):
-            return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        events: list[dict[str, Any]] = FILES.events(name)
+        return events
 
     @staticmethod
     def stream_reply(name: str) -> Reply:
         """A capture as the service streamed it: ``*.sse`` bytes exactly as they are (sent frame by
         frame), ``*.chunks.txt`` re-framed with ``replay_frames(style="event")``."""
-        if name.endswith(".sse"):
-            raw = (FIXTURES / name).read_bytes()
-            return Reply(body=[p for p in re.split(rb"(?<=\n\n)", raw) if p], headers=SSE)
-        return Reply(body=replay_frames(Captures.text(name).splitlines(), style="event"), headers=SSE)
+        return FILES.reply(name, style="event")
 
     @staticmethod
     def json_reply(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-        return Reply(
-            status=status, body=(FIXTURES / name).read_bytes(), headers=headers or {"content-type": "application/json"}
-        )
+        return Reply(status=status, body=FILES.raw(name), headers=headers or {"content-type": "application/json"})
 
     @staticmethod
     def expected(name: str) -> dict[str, Any]:
@@ -146,26 +139,12 @@ def captures() -> type[Captures]:
     return Captures
 
 
-@pytest.fixture(scope="session")
-def _stub() -> Iterator[StubUpstream]:
-    with StubUpstream() as stub:
-        yield stub
-
-
 @pytest.fixture
-def upstream(_stub: StubUpstream) -> StubUpstream:
-    _stub.routes.clear()
-    _stub.requests.clear()
-    return _stub
+def upstream(stub: StubUpstream) -> StubUpstream:
+    stub.reset()
+    return stub
 
 
 @pytest.fixture(scope="session")
-def gateway(_stub: StubUpstream) -> Iterator[str]:
-    with running_gateway(CONFIG.format(url=_stub.url)) as base:
-        yield base
-
-
-@pytest.fixture
-def client(gateway: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway}/v1", api_key="test-key", max_retries=0, timeout=30) as c:
-        yield c
+def gateway_config(stub: StubUpstream) -> str:
+    return CONFIG.format(url=stub.url)

@@ -140,17 +140,17 @@ def test_mid_stream_error_event_passes_through(sdk: anthropic.Anthropic, upstrea
 
 
 @pytest.fixture(scope="module")
-def mixed(_stub: StubUpstream) -> Iterator[str]:
+def mixed(stub: StubUpstream) -> Iterator[str]:
     """A gateway whose ``claude-*`` names try Anthropic first, then an OpenAI-compatible upstream."""
     config = f"""
 [providers.claude]
 plugin = "anthropic"
 api_key = "sk-ant-test-000"
-base_url = "{_stub.url}"
+base_url = "{stub.url}"
 
 [providers.oa]
 plugin = "openai"
-base_url = "{_stub.url}/v1"
+base_url = "{stub.url}/v1"
 api_key = "oa-key"
 
 [models."claude-*"]

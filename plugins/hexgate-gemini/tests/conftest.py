@@ -1,38 +1,44 @@
-"""Shared helpers for the hexgate-gemini tests: the captures in ``fixtures/`` and what they hold."""
+"""Shared helpers for the hexgate-gemini tests: the captures in ``fixtures/`` and what they hold.
+
+``stub``, ``gateway`` and ``client`` come from :mod:`hexgate.testing.fixtures`; this file gives the
+gateway its config (one Gemini provider pointed at the stub).
+"""
 
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
-from hexgate.testing import StubUpstream, replay_frames, running_gateway
+from hexgate.testing import Captures as CaptureFiles
+from hexgate.testing import StubUpstream
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class Captures:
-    """Read the recorded Gemini traffic in ``fixtures/`` and compute what an OpenAI client should see."""
+    """Read the recorded Gemini traffic in ``fixtures/`` (``google--<name>.chunks.txt`` / ``.json``,
+    through :class:`hexgate.testing.Captures`) and compute what an OpenAI client should see."""
+
+    def __init__(self) -> None:
+        self.files = CaptureFiles(FIXTURES, prefix="google--")
 
     def lines(self, name: str) -> list[dict[str, Any]]:
-        text = (FIXTURES / f"google--{name}.chunks.txt").read_text()
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        events: list[dict[str, Any]] = self.files.events(f"{name}.chunks.txt")
+        return events
 
     def json(self, name: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((FIXTURES / f"google--{name}.json").read_text())
+        data: dict[str, Any] = self.files.json(f"{name}.json")
         return data
 
     def raw(self, name: str) -> bytes:
-        return (FIXTURES / f"google--{name}.json").read_bytes()
+        return self.files.raw(f"{name}.json")
 
     def frames(self, name: str) -> list[bytes]:
         """``data: <line>\\n\\n`` frames, no terminator: Gemini's ``?alt=sse`` framing."""
-        return replay_frames((FIXTURES / f"google--{name}.chunks.txt").read_text().splitlines(), style="data")
+        return self.files.frames(f"{name}.chunks.txt", style="data")
 
     def bodies(self, name: str, *, stream: bool) -> list[dict[str, Any]]:
         return self.lines(name) if stream else [self.json(name)]
@@ -86,28 +92,16 @@ def captures() -> Captures:
 
 
 @pytest.fixture(scope="session")
-def stub() -> Iterator[StubUpstream]:
-    """The Gemini stand-in on 127.0.0.1; each test sets ``stub.routes``."""
-    with StubUpstream() as upstream:
-        yield upstream
-
-
-@pytest.fixture(scope="session")
-def gateway(stub: StubUpstream) -> Iterator[str]:
-    """``hexgate serve`` with one Gemini provider pointed at :func:`stub`."""
-    config = f"""
+def gateway_config(stub: StubUpstream) -> str:
+    """One Gemini provider pointed at the stub (``hexgate.testing.fixtures``' ``gateway`` serves it)."""
+    return f"""
 [providers.gemini]
 plugin = "gemini"
 api_key = "${{GEMINI_TEST_KEY}}"
 base_url = "{stub.url}"
 """
-    with running_gateway(config, env={"GEMINI_TEST_KEY": "test-key"}) as base:
-        yield base
 
 
-@pytest.fixture
-def client(gateway: str, stub: StubUpstream) -> Iterator[openai.OpenAI]:
-    """The official openai client in front of the gateway; the stub starts each test empty."""
-    stub.reset()
-    with openai.OpenAI(base_url=f"{gateway}/v1", api_key="unused", max_retries=0, timeout=30.0) as c:
-        yield c
+@pytest.fixture(scope="session")
+def gateway_env() -> dict[str, str]:
+    return {"GEMINI_TEST_KEY": "test-key"}

@@ -5,13 +5,12 @@ client disconnects cancelling the upstream request, upstream errors reaching the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import openai
 import pytest
 
-from hexgate.testing import Reply, StubUpstream, check_stream, running_gateway
+from hexgate.testing import Reply, StubUpstream, check_stream
 
 if TYPE_CHECKING:
     from conftest import Captures
@@ -31,31 +30,6 @@ def frame(delta: dict[str, Any], finish: str | None = None) -> bytes:
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubUpstream]:
-    with StubUpstream() as upstream:
-        yield upstream
-
-
-@pytest.fixture(scope="module")
-def gateway(stub: StubUpstream) -> Iterator[str]:
-    config = f"""
-[providers.up]
-plugin = "openai"
-base_url = "{stub.url}/v1"
-api_key = "${{UPSTREAM_KEY}}"
-"""
-    with running_gateway(config, env={"UPSTREAM_KEY": "test-key"}) as base:
-        yield base
-
-
-@pytest.fixture
-def client(gateway: str, stub: StubUpstream) -> Iterator[openai.OpenAI]:
-    stub.reset()
-    with openai.OpenAI(base_url=f"{gateway}/v1", api_key="unused", max_retries=0, timeout=30.0) as c:
-        yield c
 
 
 def test_replayed_reasoning_stream_through_the_gateway(
