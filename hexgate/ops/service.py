@@ -145,6 +145,8 @@ class Ops:
     # -- wiring ---------------------------------------------------------------------------------
 
     def middleware(self) -> Callable[[ASGIApp], ASGIApp]:
+        """The ops middleware (:func:`~hexgate.ops.middleware.ops_middleware`), which sees this object
+        only as its :class:`~hexgate.ops.middleware.OpsHooks` (so it never imports this module)."""
         return ops_middleware(self)
 
     def plugins(self) -> list[Any]:
