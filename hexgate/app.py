@@ -2,7 +2,9 @@
 
 The registry (providers and their HTTP clients) is built in the lifespan and injected
 with ``Provide``; nothing happens at import time. Every failure, Litestar's own 404,
-405, 413 and validation errors included, leaves as OpenAI's error envelope.
+405, 413 and validation errors included, is a :mod:`hexgate.errors` exception rendered in the
+client's dialect (:func:`hexgate.errors.render`: the Messages dialect's shape under ``/v1/messages``,
+OpenAI's envelope elsewhere).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hmac
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,10 +26,24 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPIMediaType, Reference, RequestBody
-from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hexgate import __version__
-from hexgate.errors import ErrorEnvelope, HexgateError, envelope
+from hexgate.errors import (
+    AuthenticationFailed,
+    ErrorEnvelope,
+    HeadersTooLarge,
+    HexgateError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    Unauthorized,
+    render,
+    send_error,
+)
 from hexgate.guard import headers_too_large, run_guarded
 from hexgate.ops.admin import ADMIN_HANDLERS
 from hexgate.ops.admin import OPEN_PATHS as _OPS_OPEN_PATHS
@@ -41,8 +57,6 @@ from hexgate.response_store import OWNER_STATE, PUBLIC_OWNER, ResponseStore, ope
 from hexgate.routes import ROUTE_HANDLERS
 from hexgate.routes._common import TRACE_KEY
 from hexgate.routes.images import FILES_PATH
-from hexgate.routes.messages import PREFIX as _MESSAGES_PREFIX
-from hexgate.routes.messages import dialect_errors
 from hexgate.routes.playground import PLAYGROUND_PATH
 from hexgate.settings import ServerSettings, Settings, load_settings
 
@@ -50,25 +64,26 @@ __all__ = ["app_from_env", "create_app"]
 
 log = logging.getLogger("hexgate")
 
-_encoder = msgspec.json.Encoder()
 _OPEN_PATHS = ("/health", "/schema", FILES_PATH, f"{PLAYGROUND_PATH}/")
-_STATUS_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "invalid_request_error",
-    405: "invalid_request_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
+_HTTP_ERRORS: dict[int, type[HexgateError]] = {
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    429: RateLimited,
 }
+"""Litestar's own HTTP exceptions (no route, wrong method, body too large, validation) → the tree."""
+_DENIED = "missing or wrong API key: send 'Authorization: Bearer <key>' (or 'x-api-key: <key>')"
 
 
-def _error_response(status: int, body: ErrorEnvelope, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(content=_encoder.encode(body), status_code=status, media_type="application/json", headers=headers)
+def _error_response(exc: HexgateError, path: str) -> Response[bytes]:
+    status, body = render(exc, path)
+    return Response(content=body, status_code=status, media_type="application/json", headers=exc.headers or None)
 
 
-def _on_hexgate_error(_: Request[Any, Any, Any], exc: HexgateError) -> Response[bytes]:
-    return _error_response(exc.status, exc.body(), exc.headers or None)
+def _on_hexgate_error(request: Request[Any, Any, Any], exc: HexgateError) -> Response[bytes]:
+    return _error_response(exc, request.url.path)
 
 
 def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -81,16 +96,17 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
         message = "the request body is larger than this gateway accepts (server.max_body_size)"
     else:
         message = exc.detail
-    kind = _STATUS_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    return _error_response(status, envelope(message, type=kind), dict(exc.headers or {}) or None)
+    kind = _HTTP_ERRORS.get(status, InvalidRequest if status < 500 else HexgateError)
+    error = kind(message, status=status, headers=dict(exc.headers or {}))
+    return _error_response(error, request.url.path)
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error_response(500, envelope("internal error in the gateway; see its log", type="server_error"))
+    return _error_response(HexgateError("internal error in the gateway; see its log"), request.url.path)
 
 
-def _key_checker(keys: list[str]) -> Any:
+def _key_checker(keys: list[str]) -> Callable[[bytes | None], bool]:
     """A constant-time check of a bearer token against ``keys``: plain entries, or ``sha256:<hex>``
     entries holding the SHA-256 of a key (``hexgate hash-key`` prints one) so that a config file
     need not hold the key itself. Every entry is compared, whatever matches first."""
@@ -112,110 +128,108 @@ def _key_checker(keys: list[str]) -> Any:
     return check
 
 
-def _refusal(status: int, body: ErrorEnvelope, extra: list[tuple[bytes, bytes]] | None = None) -> list[Message]:
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), *(extra or [])],
-    }
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": _encoder.encode(body), "more_body": False}
-    return [start, end]
+def _request_headers(scope: Scope) -> tuple[str, bytes | None]:
+    """The request id (the client's ``x-request-id``, at most 128 characters, or a new ``req_<hex>``)
+    and the client's token (``Authorization: Bearer <token>``, else ``x-api-key``, what the Messages
+    dialect's SDKs send), or None."""
+    request_id = ""
+    token = api_key = None
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            request_id = value.decode("latin-1")[:128]
+        elif name == b"authorization" and value[:7].lower() == b"bearer ":
+            token = value[7:].strip()
+        elif name == b"x-api-key":
+            api_key = value.strip()
+    return request_id or f"req_{uuid.uuid4().hex}", token or api_key
 
 
-def _gateway_middleware(server: ServerSettings) -> Any:
-    """Per request: an ``x-request-id`` (the client's, or a new one) on every answer, with
-    ``x-hexgate-provider`` and ``x-hexgate-attempts`` once a model was routed (the
-    :class:`~hexgate.resilience.Trace` in the scope state); the header-size limit (431); the
-    bearer-key check when keys are configured (constant-time compare, 401 envelope); the owner of the
-    request's stored Responses (``key:<sha256 of a static key>``, or ``public`` without gateway keys;
-    :data:`~hexgate.response_store.OWNER_STATE`); the body deadline and the disconnect watcher of
-    :mod:`hexgate.guard`.
+def _tagged(send: Send, state: dict[str, Any], request_id: str) -> Send:
+    """``send`` adding ``x-request-id`` to the answer, and ``x-hexgate-provider`` and
+    ``x-hexgate-attempts`` once a model was routed (the :class:`~hexgate.resilience.Trace` in ``state``)."""
+    rid = request_id.encode("latin-1")
 
-    With ``server.admin_key`` set, virtual keys are on and every request outside the open paths needs
-    a key: a static one, or an ``sk-hg-`` token handed to :mod:`hexgate.ops` (which checks it against
-    the key store); the client's token is then never passed on to providers."""
+    async def send_tagged(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", []), (b"x-request-id", rid)]
+            trace = state.get(TRACE_KEY)
+            if isinstance(trace, Trace) and trace.attempts:
+                headers.append((b"x-hexgate-provider", (trace.provider or "").encode("latin-1")))
+                headers.append((b"x-hexgate-attempts", str(trace.attempts).encode("latin-1")))
+            message["headers"] = headers
+        await send(message)
+
+    return send_tagged
+
+
+def _open_path(scope: Scope) -> bool:
+    """Paths that need no key: ``/``, health, schema, files, the playground, the ops open paths, and
+    CORS preflights."""
+    path = scope["path"]
+    return (
+        path == "/"
+        or path.startswith(_OPEN_PATHS)
+        or path.startswith(_OPS_OPEN_PATHS)
+        or scope.get("method") == "OPTIONS"
+    )
+
+
+def _authorizer(server: ServerSettings) -> Callable[[Scope, dict[str, Any], bytes | None], bool]:
+    """``authorize(scope, state, token) -> bool``: False when the request must be refused (401).
+
+    Without gateway keys the request is ``public`` and its token is kept as ``client_token`` (a
+    provider may pass it on). With static keys a matching token makes the owner
+    ``key:<sha256 of the key>`` (:data:`~hexgate.response_store.OWNER_STATE`). With virtual keys
+    (``server.admin_key``) an ``sk-hg-`` token is handed to :mod:`hexgate.ops`, which checks it
+    against the key store and sets the owner. Open paths pass without a key."""
     check = _key_checker(server.api_keys) if server.api_keys else None
     virtual = bool(server.admin_key)
     prefix = _VIRTUAL_KEY_PREFIX.encode()
-    denied = _refusal(
-        401,
-        envelope(
-            "missing or wrong API key: send 'Authorization: Bearer <key>' (or 'x-api-key: <key>')",
-            type="authentication_error",
-            code="invalid_api_key",
-        ),
-        [(b"www-authenticate", b"Bearer")],
-    )
-    too_large = _refusal(
-        431,
-        envelope(
-            f"the request headers exceed {server.max_header_size} bytes (server.max_header_size)",
-            type="invalid_request_error",
-            code="request_header_fields_too_large",
-        ),
-    )
+
+    def authorize(scope: Scope, state: dict[str, Any], token: bytes | None) -> bool:
+        if check is None and not virtual:
+            state[OWNER_STATE] = PUBLIC_OWNER
+            if token is not None:
+                state["client_token"] = token.decode("latin-1")
+            return True
+        if _open_path(scope):
+            return True
+        if check is not None and token is not None and check(token):
+            state[OWNER_STATE] = "key:" + hashlib.sha256(token).hexdigest()
+            return True
+        if virtual and token is not None and token.startswith(prefix):
+            state[VIRTUAL_KEY_STATE] = token  # hexgate.ops sets the owner once the key checks out
+            return True
+        return False
+
+    return authorize
+
+
+def _gateway_middleware(server: ServerSettings) -> Callable[[ASGIApp], ASGIApp]:
+    """Per request, in this order: the request id (:func:`_request_headers`) on every answer, with the
+    routing headers (:func:`_tagged`); the header-size limit (431 :class:`~hexgate.errors.HeadersTooLarge`);
+    the key check and the owner of the request's stored Responses (:func:`_authorizer`; 401
+    :class:`~hexgate.errors.Unauthorized`); then the body deadline and the disconnect watcher of
+    :mod:`hexgate.guard`. Refusals leave through :func:`hexgate.errors.send_error`, in the client's
+    dialect. With ``server.admin_key`` set, the client's token is never passed on to providers."""
+    authorize = _authorizer(server)
+    limit = server.max_header_size
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":  # type: ignore[comparison-overlap]
                 await app(scope, receive, send)
                 return
-            request_id = ""
-            token = api_key = None
-            for name, value in scope["headers"]:
-                if name == b"x-request-id":
-                    request_id = value.decode("latin-1")[:128]
-                elif name == b"authorization" and value[:7].lower() == b"bearer ":
-                    token = value[7:].strip()
-                elif name == b"x-api-key":  # what the Messages dialect's SDKs send
-                    api_key = value.strip()
-            token = token or api_key
-            request_id = request_id or f"req_{uuid.uuid4().hex}"
-            rid = request_id.encode("latin-1")
+            request_id, token = _request_headers(scope)
             state = scope.setdefault("state", {})
             state["request_id"] = request_id
-
-            async def send_with_id(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = [*message.get("headers", []), (b"x-request-id", rid)]
-                    trace = state.get(TRACE_KEY)
-                    if isinstance(trace, Trace) and trace.attempts:
-                        headers.append((b"x-hexgate-provider", (trace.provider or "").encode("latin-1")))
-                        headers.append((b"x-hexgate-attempts", str(trace.attempts).encode("latin-1")))
-                    message["headers"] = headers
-                await send(message)
-
-            reply: Send = send_with_id
-            if scope["path"].startswith(_MESSAGES_PREFIX):  # refusals in the Messages dialect's shape
-                reply = dialect_errors(send_with_id)
-            if headers_too_large(scope, server.max_header_size):
-                for message in too_large:
-                    await reply(message)
-                return
-            if check is not None or virtual:
-                path = scope["path"]
-                open_path = (
-                    path == "/"
-                    or path.startswith(_OPEN_PATHS)
-                    or path.startswith(_OPS_OPEN_PATHS)
-                    or scope.get("method") == "OPTIONS"
-                )
-                if open_path:
-                    pass
-                elif check is not None and check(token):
-                    assert token is not None
-                    state[OWNER_STATE] = "key:" + hashlib.sha256(token).hexdigest()
-                elif virtual and token is not None and token.startswith(prefix):
-                    state[VIRTUAL_KEY_STATE] = token  # hexgate.ops sets the owner once the key checks out
-                else:
-                    for message in denied:
-                        await reply(message)
-                    return
+            reply = _tagged(send, state, request_id)
+            if headers_too_large(scope, limit):
+                await send_error(reply, HeadersTooLarge(limit), scope["path"])
+            elif not authorize(scope, state, token):
+                await send_error(reply, Unauthorized(_DENIED), scope["path"])
             else:
-                state[OWNER_STATE] = PUBLIC_OWNER
-                if token is not None:
-                    state["client_token"] = token.decode("latin-1")
-            await run_guarded(app, scope, receive, reply, client_timeout=server.client_timeout)
+                await run_guarded(app, scope, receive, reply, client_timeout=server.client_timeout)
 
         return middleware
 

@@ -42,7 +42,6 @@ from hexgate.schemas import responses as r
 
 __all__ = [
     "EventBuilder",
-    "completion_chunk",
     "decode_reasoning_state",
     "encode_reasoning_state",
     "is_own_reasoning",
@@ -714,30 +713,3 @@ class EventBuilder:
             ),
             r.ResponseFailedEvent(sequence_number=self._seq(), response=self.response),
         ]
-
-
-def completion_chunk(completion: c.ChatCompletion) -> c.ChatCompletionChunk:
-    """A non-streamed completion as the one chunk :class:`EventBuilder` reads (choice 0 only)."""
-    choices = []
-    for choice in completion.choices[:1]:
-        m = choice.message
-        calls = [
-            c.ToolCallDelta(
-                index=i,
-                id=t.id,
-                type="function",
-                function=c.FunctionCallDelta(name=t.function.name, arguments=t.function.arguments),
-            )
-            for i, t in enumerate(m.tool_calls or [])
-        ]
-        delta = c.Delta(
-            content=m.content or UNSET,
-            reasoning_content=m.reasoning_content or UNSET,
-            reasoning_details=m.reasoning_details or UNSET,
-            refusal=m.refusal or UNSET,
-            tool_calls=calls or UNSET,
-        )
-        choices.append(c.ChunkChoice(index=0, delta=delta, finish_reason=choice.finish_reason))
-    return c.ChatCompletionChunk(
-        id=completion.id, created=completion.created, model=completion.model, choices=choices, usage=completion.usage
-    )

@@ -96,7 +96,7 @@ def _models(args: argparse.Namespace) -> int:
 def _plugins(_: argparse.Namespace) -> int:
     plugins = discover()
     if not plugins:
-        print("no hexgate plugins installed (pip install 'hexgate[all]')")
+        print("no hexgate plugins installed (install hexgate's wheels with the 'all' extra: README, Install with pip)")
         return 0
     width = max(len(p.name) for p in plugins)
     for p in plugins:

@@ -1,26 +1,39 @@
-"""hexgate's error tree and the OpenAI error envelope.
+"""hexgate's error tree, its two dialects' envelopes, and the one ASGI renderer.
 
-Every failure a client can see is one of these, rendered by :func:`envelope` as
-``{"error": {"message": str, "type": str, "param": str | null, "code": str | null}}``
-with the status the class carries (table in ARCHITECTURE.md, "Errors")::
+Every failure a client can see is one of these, rendered by :func:`render` (and sent at the ASGI
+level by :func:`send_error`) as OpenAI's envelope,
+``{"error": {"message": str, "type": str, "param": str | null, "code": str | null}}``, with the
+status and headers the exception carries (table in ARCHITECTURE.md, "Errors")::
 
-    HexgateError                      500 server_error
-    ├── InvalidRequest                400 invalid_request_error   bad body, bad field, unsupported parameter
-    │   ├── Unsupported               400 invalid_request_error   the provider lacks the operation (code "unsupported")
-    │   ├── ModelNotFound             404 invalid_request_error   unknown model or provider (code "model_not_found")
-    │   └── PayloadTooLarge           413 invalid_request_error
-    ├── AuthenticationFailed          401 authentication_error    missing or wrong gateway key
-    └── UpstreamError                 502 upstream_error          unreadable answer, other upstream 5xx
-        ├── UpstreamAuthError         502 upstream_error          the upstream refused our key (our config is wrong)
-        ├── UpstreamRejected          4xx invalid_request_error   the upstream refused the request itself (400/404/422)
-        ├── UpstreamRateLimited       429 rate_limit_error        with ``retry_after`` seconds when known
-        ├── UpstreamOverloaded        503 upstream_error          Anthropic 529, any 503
-        ├── UpstreamTimeout           504 timeout_error
-        └── UpstreamConnectError      502 upstream_error          nothing reached the upstream (safe to retry)
+    class                         status  type                    code (when the class fixes it)
+    HexgateError                  500     server_error            -
+    ├── InvalidRequest            400     invalid_request_error   -      bad body, bad field, bad parameter
+    │   ├── Unsupported           400     invalid_request_error   unsupported
+    │   ├── ModelNotFound         404     invalid_request_error   model_not_found (param "model")
+    │   ├── NotFound              404     invalid_request_error   -      no route for the path
+    │   ├── MethodNotAllowed      405     invalid_request_error   -
+    │   ├── RequestTimeout        408     invalid_request_error   request_timeout
+    │   ├── PayloadTooLarge       413     invalid_request_error   -
+    │   ├── UnsupportedMediaType  415     invalid_request_error   unsupported_media_type
+    │   └── HeadersTooLarge       431     invalid_request_error   request_header_fields_too_large
+    ├── AuthenticationFailed      401     authentication_error    -      wrong admin key; a client token refused
+    │   └── Unauthorized          401     authentication_error    invalid_api_key (www-authenticate: Bearer)
+    ├── PermissionDenied          403     permission_error        -      the key may not (code model_not_allowed)
+    ├── RateLimited               429     rate_limit_error        -      a key's rpm/tpm (retry-after, x-ratelimit-*)
+    ├── QuotaExceeded             429     insufficient_quota      insufficient_quota (x-should-retry: false)
+    ├── StoreUnavailable          503     server_error            store_unavailable (retry-after: 1)
+    └── UpstreamError             502     upstream_error          -      unreadable answer, other upstream 5xx
+        ├── UpstreamAuthError     502     upstream_error          -      the upstream refused our key (our config)
+        ├── UpstreamRejected      4xx     invalid_request_error   -      the upstream refused the request (400/404/422)
+        ├── UpstreamRateLimited   429     rate_limit_error        rate_limit_exceeded (retry-after when known)
+        ├── UpstreamOverloaded    503     upstream_error          upstream_overloaded (Anthropic 529, any 503)
+        ├── UpstreamTimeout       504     timeout_error           -
+        └── UpstreamConnectError  502     upstream_error          -      nothing reached the upstream (safe to retry)
 
 Clients of the Messages dialect (``/v1/messages``) get the same failures in that dialect's shape,
 ``{"type": "error", "error": {"type": str, "message": str}}``, from :func:`messages_error`
-(statuses and types below, from the Messages API's "Errors" page).
+(statuses and types below, from the Messages API's "Errors" page); :func:`render` picks the dialect
+from the request's path, so every refusal (ASGI middleware or route) leaves in the client's shape.
 
 Providers raise only these (never a web-framework exception). Messages say what
 to fix and never carry an upstream key or token: :func:`redact` strips anything
@@ -30,21 +43,35 @@ that looks like one before a message leaves the process.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
+if TYPE_CHECKING:
+    from litestar.types import Send
+
 __all__ = [
+    "MESSAGES_PATH",
     "AuthenticationFailed",
     "ErrorBody",
     "ErrorEnvelope",
+    "HeadersTooLarge",
     "HexgateError",
     "InvalidRequest",
     "MessagesError",
     "MessagesErrorEnvelope",
+    "MethodNotAllowed",
     "ModelNotFound",
+    "NotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
+    "QuotaExceeded",
+    "RateLimited",
+    "RequestTimeout",
+    "StoreUnavailable",
+    "Unauthorized",
     "Unsupported",
+    "UnsupportedMediaType",
     "UpstreamAuthError",
     "UpstreamConnectError",
     "UpstreamError",
@@ -56,7 +83,12 @@ __all__ = [
     "from_upstream_status",
     "messages_error",
     "redact",
+    "render",
+    "send_error",
 ]
+
+MESSAGES_PATH = "/v1/messages"
+"""Requests whose path starts with this get their errors in the Messages dialect's shape."""
 
 
 class ErrorBody(msgspec.Struct, kw_only=True):
@@ -120,13 +152,99 @@ class ModelNotFound(InvalidRequest):
         super().__init__(message, param="model", code="model_not_found")
 
 
+class NotFound(InvalidRequest):
+    """No route for the request's path."""
+
+    status = 404
+
+
+class MethodNotAllowed(InvalidRequest):
+    """The route exists but not for the request's method."""
+
+    status = 405
+
+
+class RequestTimeout(InvalidRequest):
+    """The client did not send its request body within ``seconds`` (``server.client_timeout``)."""
+
+    status = 408
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s (server.client_timeout)", code="request_timeout"
+        )
+
+
 class PayloadTooLarge(InvalidRequest):
     status = 413
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """A route whose body is JSON got another ``content-type``."""
+
+    status = 415
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="unsupported_media_type")
+
+
+class HeadersTooLarge(InvalidRequest):
+    """The request's header names and values add up to more than ``limit`` bytes."""
+
+    status = 431
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request headers exceed {limit} bytes (server.max_header_size)",
+            code="request_header_fields_too_large",
+        )
 
 
 class AuthenticationFailed(HexgateError):
     status = 401
     type = "authentication_error"
+
+
+class Unauthorized(AuthenticationFailed):
+    """The gateway key is missing, wrong, revoked or expired; asks for a bearer token."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_api_key", headers={"www-authenticate": "Bearer"})
+
+
+class PermissionDenied(HexgateError):
+    """The key is valid but may not do this (e.g. use this model: code ``model_not_allowed``)."""
+
+    status = 403
+    type = "permission_error"
+
+
+class RateLimited(HexgateError):
+    """A limit of the gateway's own (a key's requests or tokens per minute) is reached; ``headers``
+    carry ``retry-after`` and the ``x-ratelimit-*`` set."""
+
+    status = 429
+    type = "rate_limit_error"
+
+
+class QuotaExceeded(HexgateError):
+    """The key's budget is spent: OpenAI's ``insufficient_quota``, with ``x-should-retry: false``
+    (the official SDKs then do not retry) among ``headers``."""
+
+    status = 429
+    type = "insufficient_quota"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, code="insufficient_quota", headers={**(headers or {}), "x-should-retry": "false"})
+
+
+class StoreUnavailable(HexgateError):
+    """The gateway's key store cannot be reached: keyed requests are refused (fail closed)."""
+
+    status = 503
+
+    def __init__(self, message: str = "the gateway's key store cannot be reached; try again shortly") -> None:
+        super().__init__(message, code="store_unavailable", headers={"retry-after": "1"})
 
 
 class UpstreamError(HexgateError):
@@ -269,3 +387,31 @@ def messages_error(
     if type == "authentication_error" and status == 401:
         kind = "authentication_error"
     return status, MessagesErrorEnvelope(MessagesError(type=kind, message=redact(message)))
+
+
+# ---------------------------------------------------------------- the renderer
+
+_encoder = msgspec.json.Encoder()
+
+
+def render(exc: HexgateError, path: str) -> tuple[int, bytes]:
+    """The status and JSON body of ``exc`` for a request to ``path``: the Messages dialect's shape
+    under :data:`MESSAGES_PATH` (:func:`messages_error`), OpenAI's envelope elsewhere."""
+    if path.startswith(MESSAGES_PATH):
+        status, messages_body = messages_error(exc.status, exc.message, type=exc.type, code=exc.code)
+        return status, _encoder.encode(messages_body)
+    return exc.status, _encoder.encode(exc.body())
+
+
+async def send_error(send: Send, exc: HexgateError, path: str) -> None:
+    """Answer one HTTP request with ``exc`` at the ASGI level: :func:`render`'s status and body, with
+    ``content-type``, ``content-length`` and the exception's own headers (``retry-after``,
+    ``x-ratelimit-*``, ``www-authenticate``, ...)."""
+    status, body = render(exc, path)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

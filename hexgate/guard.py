@@ -1,13 +1,15 @@
 """ASGI-level guards for one HTTP request, used by the gateway middleware in :mod:`hexgate.app`.
 
 - The client must send its whole body within ``server.client_timeout`` seconds: past it, reading
-  the body raises a 408 :class:`~hexgate.errors.InvalidRequest` (code ``request_timeout``), which
-  the app's exception handler turns into the envelope.
+  the body raises a 408 :class:`~hexgate.errors.RequestTimeout` (code ``request_timeout``), which
+  the app's exception handler (or the ops middleware, when it reads the body) renders.
 - Once the body has arrived, one watcher task waits for ``http.disconnect``; when the client leaves
   before the answer is complete, the handler's task is cancelled, so a non-streamed upstream call
   stops as a stream does (httpx closes the upstream connection). The handler still sees
   ``http.disconnect`` through ``receive`` (Litestar's streaming responses listen for it).
-- Requests whose headers add up to more than ``server.max_header_size`` bytes get a 431 envelope.
+- :func:`headers_too_large` tells when a request's headers add up to more than
+  ``server.max_header_size`` bytes (the gateway middleware answers 431
+  :class:`~hexgate.errors.HeadersTooLarge`).
 """
 
 from __future__ import annotations
@@ -16,20 +18,9 @@ import asyncio
 
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
-from hexgate.errors import InvalidRequest
+from hexgate.errors import RequestTimeout
 
-__all__ = ["ClientTimeout", "headers_too_large", "run_guarded"]
-
-
-class ClientTimeout(InvalidRequest):
-    """The client did not send its request body in time."""
-
-    status = 408
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            f"the request body did not arrive within {seconds:g} s (server.client_timeout)", code="request_timeout"
-        )
+__all__ = ["headers_too_large", "run_guarded"]
 
 
 def headers_too_large(scope: Scope, limit: int) -> bool:
@@ -63,7 +54,7 @@ class _Guard:
             async with asyncio.timeout(max(left, 0.0)):
                 message = await self.receive_()
         except TimeoutError:
-            raise ClientTimeout(self.timeout) from None
+            raise RequestTimeout(self.timeout) from None
         if message["type"] == "http.disconnect":
             self.disconnected.set()
         elif not message.get("more_body", False):

@@ -20,13 +20,14 @@ A request whose body is a stream not yet read (none of the plugins sends one) is
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from typing import Literal
 
 import httpx
 import msgspec
+
+from hexgate.plugin_kit import retry_after
 
 __all__ = ["DEFAULT_COOLDOWN", "KeyPool", "KeyState"]
 
@@ -169,20 +170,6 @@ class KeyPool:
 
 
 def _retry_after(headers: httpx.Headers) -> float:
-    """Seconds from ``retry-after`` (seconds or an HTTP date) or ``retry-after-ms``; else the default."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
-    return DEFAULT_COOLDOWN
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (:func:`hexgate.plugin_kit.retry_after`); else the default."""
+    seconds = retry_after(headers)
+    return DEFAULT_COOLDOWN if seconds is None else seconds

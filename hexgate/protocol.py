@@ -11,25 +11,32 @@ the table without ``plugin`` (``${ENV}`` already interpolated) and ``client`` an
 
 Every operation raises only :mod:`hexgate.errors` exceptions. One it lacks raises
 :class:`hexgate.errors.Unsupported`; for ``respond`` the core then bridges over
-``chat`` / ``stream_chat``. Optional hooks, called when present:
-``async def start(self) -> None`` after construction (load weights, warm up) and
-``async def aclose(self) -> None`` at shutdown.
+``chat`` / ``stream_chat``. Optional hooks, called when present: :class:`Startable`
+(``async def start(self) -> None`` after construction: load weights, warm up) and
+:class:`Closable` (``async def aclose(self) -> None`` at shutdown).
 
 Optional capabilities are separate small protocols, checked with ``isinstance`` at call
 time; a provider without one answers 400 ``unsupported``: :class:`ImageProvider`
 (``POST /v1/images/generations``). :class:`MessagesProvider` is a provider whose upstream speaks
 the Messages dialect itself; one without it is bridged over ``chat`` / ``stream_chat``. A provider
 that runs models in worker processes of its own implements :class:`WorkerProvider`; ``/health`` and
-``/providers`` show each worker's state.
+``/providers`` show each worker's state. A native Responses upstream that does not keep the
+responses it answers says so with :class:`KeepsResponses` (``upstream_keeps_responses = False``).
 
-Optional class attributes: ``param_policy: Mapping[str, ParamPolicy]`` says what the provider does
-with each chat parameter it does not simply pass on (:mod:`hexgate.params` tells the client);
-``takes_proxy = True`` asks the core to put the effective upstream proxy URL in ``settings["proxy"]``,
-for a plugin that opens its own connections (the core's client already goes through it).
+Optional class attributes: ``param_policy: Mapping[str, ParamPolicy]`` (:class:`HasParamPolicy`)
+says what the provider does with each chat parameter it does not simply pass on
+(:mod:`hexgate.params` tells the client); ``takes_proxy = True`` (:class:`TakesProxy`) asks the
+core to put the effective upstream proxy URL in ``settings["proxy"]``, for a plugin that opens its
+own connections (the core's client already goes through it).
+
+What a plugin may import: this module, :mod:`hexgate.errors`, :mod:`hexgate.schemas` and
+:mod:`hexgate.plugin_kit` (helpers: SSE parsing, ``retry_after``, ``from_transport_error``,
+``completion_as_chunks``, the native pass-through and in-process helpers); in tests also
+:mod:`hexgate.testing`. Nothing else in ``hexgate`` is API.
 
 Compatibility policy. A provider declares the protocol it was written for as a literal class
-attribute, ``protocol_version = 1`` (none declared counts as the current one); the registry refuses,
-at start-up and naming both numbers, a plugin written for another. Within one
+attribute (:class:`Versioned`), ``protocol_version = 1`` (none declared counts as the current
+one); the registry refuses, at start-up and naming both numbers, a plugin written for another. Within one
 :data:`PROTOCOL_VERSION` (any minor or patch release of hexgate) changes are additive only: new
 optional fields (``UNSET`` / defaulted) on the wire Structs and on :class:`CallContext`, new
 optional capability protocols and hooks, new error subclasses (an existing class keeps its status),
@@ -59,11 +66,17 @@ from hexgate.schemas.responses import RawEvent, Response, ResponseRequest, Respo
 __all__ = [
     "PROTOCOL_VERSION",
     "CallContext",
+    "Closable",
+    "HasParamPolicy",
     "ImageProvider",
+    "KeepsResponses",
     "MessagesProvider",
     "ParamPolicy",
     "Provider",
     "ProviderFactory",
+    "Startable",
+    "TakesProxy",
+    "Versioned",
     "WorkerProvider",
     "WorkerStatus",
 ]
@@ -94,22 +107,156 @@ class CallContext(msgspec.Struct, frozen=True, kw_only=True):
 
 @runtime_checkable
 class Provider(Protocol):
-    """One upstream family. Model ids in and out are the upstream's own, without the provider prefix."""
+    """One upstream family. Model ids in and out are the upstream's own, without the provider prefix.
 
-    async def chat(self, request: ChatCompletionRequest, ctx: CallContext) -> ChatCompletion: ...
+    Every method raises only :mod:`hexgate.errors` exceptions: the client's mistakes as
+    ``InvalidRequest`` (400) / ``ModelNotFound`` (404), an operation the upstream lacks as
+    ``Unsupported`` (400), upstream failures as ``Upstream*`` (``from_upstream_status`` for a non-2xx
+    answer, :func:`hexgate.plugin_kit.from_transport_error` for a transport failure).
+    """
+
+    async def chat(self, request: ChatCompletionRequest, ctx: CallContext) -> ChatCompletion:
+        """One non-streamed chat completion (``request.stream`` is false), ``model`` set to
+        ``ctx.model``; ``usage`` filled when the upstream reports it.
+
+        Example::
+
+            async def chat(self, request, ctx):
+                r = await self.http.post(url, json=to_wire(request, ctx.model), timeout=ctx.timeout)
+                return from_wire(r.json())
+        """
+        ...
 
     def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
         """Chunks as OpenAI sends them; the first carries ``delta.role``. Usage may ride on any
-        chunk; the core emits the final usage chunk when the client asked for it."""
+        chunk; the core emits the final usage chunk when the client asked for it. An async
+        generator (``async def`` with ``yield``); the core closes it (``aclose``) when the client
+        leaves, and it closes its upstream response then. An error before the first chunk answers
+        with its status; one after it ends the stream with an error frame. An upstream that
+        answered in one piece: ``for chunk in completion_as_chunks(completion): yield chunk``.
+
+        Example::
+
+            async def stream_chat(self, request, ctx):
+                async with self.http.stream("POST", url, json=body) as r:
+                    async for event in iter_sse(r.aiter_bytes()):
+                        yield chunk_from_wire(event.data)
+        """
         ...
 
-    async def embed(self, request: EmbeddingRequest, ctx: CallContext) -> EmbeddingResponse: ...
+    async def embed(self, request: EmbeddingRequest, ctx: CallContext) -> EmbeddingResponse:
+        """Embeddings for ``request.input`` (a string, strings or token lists), one item per input in
+        order; floats or base64 strings (the core converts to the client's ``encoding_format``).
+        Raises ``Unsupported`` when the upstream has no embeddings.
+
+        Example: ``raise Unsupported("this provider has no embeddings")``.
+        """
+        ...
 
     async def respond(
         self, request: ResponseRequest, ctx: CallContext
-    ) -> Response | AsyncIterator[ResponseStreamEvent]: ...
+    ) -> Response | AsyncIterator[ResponseStreamEvent]:
+        """The Responses API answer from an upstream that speaks it natively: a :class:`Response`
+        (:class:`~hexgate.schemas.responses.NativeResponse` keeps the upstream's JSON as sent), or
+        for ``stream: true`` an iterator of events whose answer status is already checked
+        (:func:`hexgate.plugin_kit.open_events`). Raises ``Unsupported`` for the core to bridge the
+        call over ``chat`` / ``stream_chat``.
 
-    async def list_models(self) -> list[Model]: ...
+        Example: ``raise Unsupported("no /responses upstream")`` (the usual case).
+        """
+        ...
+
+    async def list_models(self) -> list[Model]:
+        """The upstream's models (ids without the provider prefix; the core adds it and caches
+        the list). Raises the upstream's errors; a static list needs no I/O.
+
+        Example: ``return [Model(id="gpt-4o-mini", owned_by="openai")]``.
+        """
+        ...
+
+
+@runtime_checkable
+class Startable(Protocol):
+    """Optional hook: a provider with work to do before its first call (load weights, start workers,
+    warm a connection). Awaited once after construction; an exception stops start-up with the
+    provider named."""
+
+    async def start(self) -> None:
+        """Get ready; raises ``msgspec.ValidationError`` / ``ValueError`` for a bad setting found
+        only now, or any hexgate error.
+
+        Example::
+
+            async def start(self):
+                await self._supervisor.start()
+        """
+        ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """Optional hook: a provider holding resources of its own (processes, its own clients). Awaited
+    once at shutdown (not for the ``http`` client, which the core owns); failures are logged."""
+
+    async def aclose(self) -> None:
+        """Release everything; must not raise for a provider never started.
+
+        Example::
+
+            async def aclose(self):
+                await self._supervisor.stop()
+        """
+        ...
+
+
+@runtime_checkable
+class KeepsResponses(Protocol):
+    """Optional class attribute for a provider whose ``respond`` is native: whether its upstream keeps
+    the responses it answers. True (the default, also when absent): a ``previous_response_id`` hexgate
+    stored for this provider goes upstream as the id. False: the core puts the stored context
+    before the new input instead (an upstream that forgets, or one that refuses ``store``).
+
+    Example: ``class HexinProvider: upstream_keeps_responses = False``.
+    """
+
+    upstream_keeps_responses: bool
+
+
+@runtime_checkable
+class HasParamPolicy(Protocol):
+    """Optional class attribute: what the provider does with each chat parameter it does not simply
+    pass on (a name missing from the mapping is ``pass``). The core names ``drop`` and ``emulate``
+    parameters in the ``x-hexgate-dropped-params`` / ``x-hexgate-emulated-params`` response headers
+    and refuses ``reject`` ones (400 naming the parameter), as :mod:`hexgate.params` says.
+
+    Example: ``param_policy: ClassVar[Mapping[str, ParamPolicy]] = {"top_k": "drop", "seed": "reject"}``.
+    """
+
+    param_policy: Mapping[str, ParamPolicy]
+
+
+@runtime_checkable
+class TakesProxy(Protocol):
+    """Optional class attribute of the factory: True when the plugin opens connections of its own
+    (not through the ``http`` client the core hands it); the core then puts the effective upstream
+    proxy URL (``http://``, ``https://`` or ``socks5://``) in ``settings["proxy"]``.
+
+    Example: ``class GradioProvider: takes_proxy = True``.
+    """
+
+    takes_proxy: bool
+
+
+@runtime_checkable
+class Versioned(Protocol):
+    """The class attribute every provider factory should declare: the :data:`PROTOCOL_VERSION` it
+    was written for (none counts as the current one). The registry refuses another at start-up,
+    naming both numbers.
+
+    Example: ``class MyProvider: protocol_version = PROTOCOL_VERSION``.
+    """
+
+    protocol_version: int
 
 
 @runtime_checkable
@@ -118,7 +265,13 @@ class ImageProvider(Protocol):
     ``b64_json`` (preferred; the core turns it into a link when the client asked for ``url``) or
     an upstream ``url`` (only when the client asked for ``url``)."""
 
-    async def generate_image(self, request: ImageGenerationRequest, ctx: CallContext) -> ImagesResponse: ...
+    async def generate_image(self, request: ImageGenerationRequest, ctx: CallContext) -> ImagesResponse:
+        """``request.n`` images for ``request.prompt`` (``model`` set to ``ctx.model``). Raises
+        ``InvalidRequest`` for a size or option the model refuses, the upstream's errors otherwise.
+
+        Example: ``return ImagesResponse(created=int(time.time()), data=[Image(b64_json=b64)])``.
+        """
+        ...
 
 
 @runtime_checkable
@@ -158,10 +311,22 @@ class WorkerStatus(msgspec.Struct, kw_only=True):
 class WorkerProvider(Protocol):
     """Optional: a provider whose models run in worker processes it supervises (no I/O: a snapshot)."""
 
-    def workers(self) -> list[WorkerStatus]: ...
+    def workers(self) -> list[WorkerStatus]:
+        """One :class:`WorkerStatus` per worker, in a stable order; never raises.
+
+        Example: ``return [self._supervisor.status()]``.
+        """
+        ...
 
 
 class ProviderFactory(Protocol):
     """What an entry point names, normally the provider class itself."""
 
-    def __call__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> Provider: ...
+    def __call__(self, settings: Mapping[str, Any], *, http: httpx.AsyncClient) -> Provider:
+        """Build the provider from its ``[providers.<id>]`` table (``plugin`` removed). Raises
+        ``msgspec.ValidationError`` (the core adds the key path) or ``ValueError`` on a bad table;
+        does no I/O (that belongs in :meth:`Startable.start`).
+
+        Example: ``MyProvider(settings, http=client)``.
+        """
+        ...

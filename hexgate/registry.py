@@ -29,7 +29,7 @@ from hexgate.clients import UpstreamClients
 from hexgate.errors import HexgateError, ModelNotFound
 from hexgate.keypool import KeyPool
 from hexgate.plugins import PluginError, load_factory
-from hexgate.protocol import Provider
+from hexgate.protocol import Closable, Provider, Startable
 from hexgate.schemas.models import Model
 from hexgate.settings import AliasTarget, ConfigError, Settings, Timeouts, path_of, placeholder_key
 from hexgate.trace import Spans
@@ -301,12 +301,11 @@ class Registry:
             return models
 
     async def aclose(self) -> None:
-        """Close every provider that has ``aclose`` and every HTTP client."""
+        """Close every provider that has ``aclose`` (:class:`~hexgate.protocol.Closable`) and every HTTP client."""
         for pid, provider in self.providers.items():
-            closer = getattr(provider, "aclose", None)
-            if closer is not None:
+            if isinstance(provider, Closable):
                 try:
-                    await closer()
+                    await provider.aclose()
                 except Exception as exc:  # pragma: no cover - shutdown must go on
                     log.warning("provider %s: aclose failed: %s", pid, _describe(exc))
         if isinstance(self._clients, UpstreamClients):
@@ -376,9 +375,8 @@ async def build_registry(settings: Settings, *, env: Mapping[str, str] | None = 
             if not isinstance(provider, Provider):
                 raise ConfigError(f"{where}: plugin {table.plugin!r} did not build a hexgate Provider")
             providers[pid] = provider
-            starter = getattr(provider, "start", None)
-            if start and starter is not None and inspect.iscoroutinefunction(starter):
-                await starter()
+            if start and isinstance(provider, Startable) and inspect.iscoroutinefunction(provider.start):
+                await provider.start()
     except BaseException:
         await clients.aclose()
         raise

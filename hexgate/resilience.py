@@ -37,11 +37,8 @@ many attempts (the middleware sends it as ``x-hexgate-provider`` / ``x-hexgate-a
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -71,7 +68,6 @@ __all__ = [
     "is_retryable",
     "log_cancelled",
     "open_stream",
-    "retry_after_from",
     "start",
 ]
 
@@ -84,34 +80,6 @@ T = TypeVar("T")
 def is_retryable(exc: BaseException) -> bool:
     """True for failures another attempt may not have: connection errors, timeouts, 429, 5xx."""
     return isinstance(exc, UpstreamError) and not isinstance(exc, UpstreamRejected)
-
-
-def retry_after_from(headers: Mapping[str, str]) -> float | None:
-    """Seconds an upstream asks to wait, from ``retry-after-ms`` (OpenAI, Azure) or ``retry-after``
-    (seconds or an HTTP date, RFC 9110 §10.2.3); None when absent or unreadable. For plugins that
-    build :class:`UpstreamRateLimited` / :class:`UpstreamOverloaded` from a response."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            value = float(raw_ms) / 1000.0
-            if math.isfinite(value) and value >= 0:
-                return value
-        except ValueError:
-            pass
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-        return value if math.isfinite(value) and value >= 0 else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _retry_after(exc: BaseException) -> float | None:

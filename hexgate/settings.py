@@ -53,7 +53,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -293,15 +293,28 @@ def path_of(error: msgspec.ValidationError, prefix: str = "") -> str:
     return f"{full}: {message}" if full else message
 
 
-def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Settings:
+_T = TypeVar("_T")
+_TABLES = ("server", "routing", "providers", "models", "prices", "telemetry")
+
+
+def _convert(value: Any, kind: type[_T], where: str, source: str) -> _T:
+    """``msgspec.convert(value, kind)``, its error a :class:`ConfigError` naming the place (``where``,
+    e.g. ``providers.x.timeouts``) in ``source``."""
     try:
-        data = _interpolate(dict(raw), "", env)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    known = ("server", "routing", "providers", "models", "prices", "telemetry")
-    unknown = set(data) - set(known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown)}; known: {', '.join(known)}")
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {path_of(exc, where)}") from None
+
+
+def _table(data: Mapping[str, Any], name: str, source: str, expected: str) -> dict[str, Any]:
+    """The top-level table ``name`` (empty when absent); a ConfigError saying ``expected`` when not a table."""
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {name}: expected {expected}")
+    return value
+
+
+def _providers(data: Mapping[str, Any], source: str) -> dict[str, ProviderTable]:
     providers: dict[str, ProviderTable] = {}
     for pid, table in (data.get("providers") or {}).items():
         if not isinstance(table, dict):
@@ -312,10 +325,7 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
         plugin = rest.pop("plugin", None)
         if not isinstance(plugin, str) or not plugin:
             raise ConfigError(f"{source}: providers.{pid}.plugin: required, the plugin's entry point name")
-        try:
-            timeouts = msgspec.convert(rest.pop("timeouts", None) or {}, Timeouts)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"{source}: {path_of(exc, f'providers.{pid}.timeouts')}") from None
+        timeouts = _convert(rest.pop("timeouts", None) or {}, Timeouts, f"providers.{pid}.timeouts", source)
         proxy = rest.pop("proxy", None)
         if proxy is not None and not isinstance(proxy, str):
             raise ConfigError(f"{source}: providers.{pid}.proxy: expected a URL string")
@@ -323,42 +333,42 @@ def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Setti
         providers[pid] = ProviderTable(
             plugin=plugin, settings=rest, timeouts=timeouts, proxy=proxy or None, api_keys=keys
         )
-    try:
-        server = msgspec.convert(data.get("server") or {}, ServerSettings)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {path_of(exc, 'server')}") from None
-    try:
-        routing = msgspec.convert(data.get("routing") or {}, RoutingSettings)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {path_of(exc, 'routing')}") from None
-    if routing.timeouts.connect is None:
-        routing.timeouts = msgspec.structs.replace(routing.timeouts, connect=10.0)
-    raw_models = data.get("models") or {}
-    if not isinstance(raw_models, dict):
-        raise ConfigError(f"{source}: models: expected a table of [models.<alias>] tables")
-    models: dict[str, ModelAlias] = {}
-    for alias, table in raw_models.items():
-        try:  # one alias at a time, so that an error names it (msgspec writes dict keys as [...])
-            models[alias] = msgspec.convert(table, ModelAlias)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"{source}: {path_of(exc, f'models.{alias}')}") from None
+    return providers
+
+
+def _prices(data: Mapping[str, Any], source: str) -> dict[str, Price]:
     prices: dict[str, Price] = {}
-    raw_prices = data.get("prices") or {}
-    if not isinstance(raw_prices, dict):
-        raise ConfigError(f'{source}: prices: expected tables [prices."<provider id>/<model>"]')
-    for target, table in raw_prices.items():
+    for target, table in _table(data, "prices", source, 'tables [prices."<provider id>/<model>"]').items():
         if "/" not in target:
             raise ConfigError(f"{source}: prices.{target}: name a '<provider id>/<model>' (or '<provider id>/*')")
-        try:
-            prices[target] = msgspec.convert(table, Price)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"{source}: {path_of(exc, f'prices.{target}')}") from None
+        prices[target] = _convert(table, Price, f"prices.{target}", source)
+    return prices
+
+
+def _build(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> Settings:
+    """Interpolate ``${VAR}`` from ``env``, convert each table, check the aliases' targets; the
+    static keys are the file's ``server.api_keys`` plus ``HEXGATE_API_KEYS`` (comma-separated) from
+    ``env``. Raises :class:`ConfigError` naming ``source`` and the faulty place."""
     try:
-        telemetry = msgspec.convert(data.get("telemetry") or {}, TelemetrySettings)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {path_of(exc, 'telemetry')}") from None
+        data = _interpolate(dict(raw), "", env)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    unknown = set(data) - set(_TABLES)
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level table(s) {sorted(unknown)}; known: {', '.join(_TABLES)}")
+    providers = _providers(data, source)
+    server = _convert(data.get("server") or {}, ServerSettings, "server", source)
+    routing = _convert(data.get("routing") or {}, RoutingSettings, "routing", source)
+    if routing.timeouts.connect is None:
+        routing.timeouts = msgspec.structs.replace(routing.timeouts, connect=10.0)
+    models = {  # one alias at a time, so that an error names it (msgspec writes dict keys as [...])
+        alias: _convert(table, ModelAlias, f"models.{alias}", source)
+        for alias, table in _table(data, "models", source, "a table of [models.<alias>] tables").items()
+    }
+    prices = _prices(data, source)
+    telemetry = _convert(data.get("telemetry") or {}, TelemetrySettings, "telemetry", source)
     server.admin_key = server.admin_key or None
-    extra_keys = [k for k in os.environ.get("HEXGATE_API_KEYS", "").split(",") if k.strip()]
+    extra_keys = [k for k in env.get("HEXGATE_API_KEYS", "").split(",") if k.strip()]
     server.api_keys = [k for k in [*server.api_keys, *extra_keys] if k]
     for alias, entry in models.items():
         _check_alias(alias, entry, providers, source)

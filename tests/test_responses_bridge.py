@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from hexgate import bridge
 from hexgate.errors import InvalidRequest, UpstreamRateLimited
+from hexgate.plugin_kit import completion_as_chunks
 from hexgate.schemas import chat as c
 from hexgate.schemas import responses as r
 
@@ -252,7 +253,7 @@ def test_completion_goes_through_the_same_builder() -> None:
         ],
         usage=c.Usage(prompt_tokens=1, completion_tokens=2, total_tokens=3),
     )
-    _, final = run([bridge.completion_chunk(completion)])
+    _, final = run(completion_as_chunks(completion))
     assert [item.__struct_config__.tag for item in final.output] == ["reasoning", "message", "function_call"]
 
 

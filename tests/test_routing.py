@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hexgate.plugin_kit import retry_after as retry_after_from
 from hexgate.registry import CONNECT_TIMEOUT, Registry, _apply_connect_timeout
-from hexgate.resilience import retry_after_from
 from hexgate.settings import AliasTarget, ConfigError, Timeouts, load_settings
 from hexgate.testing import StubUpstream
 

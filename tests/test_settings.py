@@ -65,3 +65,25 @@ def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_settings(tmp_path / "absent.toml", env={})
+
+
+def test_static_keys_come_from_the_env_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEXGATE_API_KEYS", "from-process")
+    path = write(tmp_path, "[server]\napi_keys = ['in-file']\n")
+    assert load_settings(path, env={"HEXGATE_API_KEYS": "a, ,b"}).server.api_keys == ["in-file", "a", "b"]
+    assert load_settings(path, env={}).server.api_keys == ["in-file"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[providers.up]\nplugin = 'echo'\ntimeouts = { idle = 'x' }\n", "providers.up.timeouts.idle: Expected"),
+        ("models = 3\n", "models: expected a table of [models.<alias>] tables"),
+        ("[prices.nothing]\ninput = 1.0\n", "prices.nothing: name a '<provider id>/<model>'"),
+        ("[telemetry]\nnope = 1\n", "telemetry: Object contains unknown field `nope`"),
+    ],
+)
+def test_each_table_names_its_faulty_place(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    assert expected in str(info.value)

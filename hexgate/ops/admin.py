@@ -305,7 +305,7 @@ async def providers_health(
 async def metrics(ops: NamedDependency[Ops]) -> Response[Any]:
     if ops.metrics is None:
         raise NotFound(
-            "metrics are off: [telemetry] metrics = false, or prometheus-client is missing (pip install 'hexgate[ops]')"
+            "metrics are off: [telemetry] metrics = false, or prometheus-client is missing (hexgate's 'ops' extra)"
         )
     text, content_type = ops.metrics.render()
     return Response(content=text, media_type=content_type, status_code=200)

@@ -17,8 +17,9 @@ as durations like ``1m3s`` or ``250ms``); a refusal is a 429 with ``retry-after`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from hexgate.errors import ErrorEnvelope, envelope
+from hexgate.errors import HexgateError, QuotaExceeded, RateLimited
 from hexgate.ops.keys import VirtualKey
 from hexgate.ops.state import REFUSED_BUDGET, REFUSED_REQUESTS, REFUSED_TOKENS, Admission, Backend
 
@@ -45,69 +46,75 @@ def format_reset(ms: int) -> str:
     return f"{secs}s"
 
 
-class Decision:
-    """What :meth:`Limiter.admit` found: ``admitted``; the response ``headers``; for a refusal the
-    ``status``, error ``body``, ``reason`` (``requests``, ``tokens``, ``budget``)."""
+def _rate_headers(key: VirtualKey, admission: Admission) -> list[tuple[bytes, bytes]]:
+    """OpenAI's ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` for the limits the key has."""
+    headers: list[tuple[bytes, bytes]] = []
+    for unit, limit, used, reset_ms in (
+        ("requests", key.rpm, admission.requests, admission.requests_reset_ms),
+        ("tokens", key.tpm, admission.tokens, admission.tokens_reset_ms),
+    ):
+        if limit:
+            headers += [
+                (f"x-ratelimit-limit-{unit}".encode(), str(limit).encode()),
+                (f"x-ratelimit-remaining-{unit}".encode(), str(max(0, limit - used)).encode()),
+                (f"x-ratelimit-reset-{unit}".encode(), format_reset(max(reset_ms, 0)).encode()),
+            ]
+    return headers
 
-    __slots__ = ("admitted", "body", "headers", "reason", "status")
+
+def _too_many_requests(key: VirtualKey, admission: Admission) -> tuple[HexgateError, int | None]:
+    wait_ms = max(admission.requests_reset_ms, 1)
+    message = f"rate limit reached for this key: {key.rpm} requests per minute; retry in {format_reset(wait_ms)}"
+    return RateLimited(message, code="rate_limit_exceeded"), wait_ms
+
+
+def _too_many_tokens(key: VirtualKey, admission: Admission) -> tuple[HexgateError, int | None]:
+    wait_ms = max(admission.tokens_reset_ms, 1)
+    message = f"rate limit reached for this key: {key.tpm} tokens per minute; retry in {format_reset(wait_ms)}"
+    return RateLimited(message, code="rate_limit_exceeded"), wait_ms
+
+
+def _budget_spent(key: VirtualKey, admission: Admission) -> tuple[HexgateError, int | None]:
+    renews = admission.spent_reset_ms > 0
+    when = f"; it renews in {format_reset(admission.spent_reset_ms)}" if renews else ""
+    return QuotaExceeded(f"this key's budget of ${key.budget:g} is spent{when}"), (
+        admission.spent_reset_ms if renews else None
+    )
+
+
+_REFUSALS: dict[int, tuple[str, Callable[[VirtualKey, Admission], tuple[HexgateError, int | None]]]] = {
+    REFUSED_REQUESTS: ("requests", _too_many_requests),
+    REFUSED_TOKENS: ("tokens", _too_many_tokens),
+    REFUSED_BUDGET: ("budget", _budget_spent),
+}
+"""Verdict of :meth:`Backend.admit` → the refusal's reason (a metric label) and its constructor,
+which gives the error and how long to wait (ms; None: no point retrying)."""
+
+
+class Decision:
+    """What :meth:`Limiter.admit` found: ``admitted``; the response ``headers`` (the ``x-ratelimit-*``
+    set); for a refusal the ``reason`` (``requests``, ``tokens``, ``budget``) and the ``refusal``: a
+    429 :class:`~hexgate.errors.RateLimited` or :class:`~hexgate.errors.QuotaExceeded` whose headers
+    are ``headers`` plus ``retry-after`` / ``retry-after-ms`` when a wait would help."""
+
+    __slots__ = ("admitted", "headers", "reason", "refusal")
 
     def __init__(self, key: VirtualKey, admission: Admission) -> None:
-        headers: list[tuple[bytes, bytes]] = []
-        if key.rpm:
-            remaining = max(0, key.rpm - admission.requests)
-            reset = admission.requests_reset_ms if admission.requests_reset_ms >= 0 else 0
-            headers += [
-                (b"x-ratelimit-limit-requests", str(key.rpm).encode()),
-                (b"x-ratelimit-remaining-requests", str(remaining).encode()),
-                (b"x-ratelimit-reset-requests", format_reset(reset).encode()),
-            ]
-        if key.tpm:
-            remaining = max(0, key.tpm - admission.tokens)
-            reset = admission.tokens_reset_ms if admission.tokens_reset_ms >= 0 else 0
-            headers += [
-                (b"x-ratelimit-limit-tokens", str(key.tpm).encode()),
-                (b"x-ratelimit-remaining-tokens", str(remaining).encode()),
-                (b"x-ratelimit-reset-tokens", format_reset(reset).encode()),
-            ]
+        self.headers = _rate_headers(key, admission)
         self.admitted = admission.verdict == 0
-        self.status = 200 if self.admitted else 429
         self.reason = ""
-        self.body: ErrorEnvelope | None = None
-        wait_ms: int | None = None
-        if admission.verdict == REFUSED_REQUESTS:
-            self.reason = "requests"
-            wait_ms = max(admission.requests_reset_ms, 1)
-            self.body = envelope(
-                f"rate limit reached for this key: {key.rpm} requests per minute; retry in {format_reset(wait_ms)}",
-                type="rate_limit_error",
-                code="rate_limit_exceeded",
-            )
-        elif admission.verdict == REFUSED_TOKENS:
-            self.reason = "tokens"
-            wait_ms = max(admission.tokens_reset_ms, 1)
-            self.body = envelope(
-                f"rate limit reached for this key: {key.tpm} tokens per minute; retry in {format_reset(wait_ms)}",
-                type="rate_limit_error",
-                code="rate_limit_exceeded",
-            )
-        elif admission.verdict == REFUSED_BUDGET:
-            self.reason = "budget"
-            renews = admission.spent_reset_ms > 0
-            when = f"; it renews in {format_reset(admission.spent_reset_ms)}" if renews else ""
-            self.body = envelope(
-                f"this key's budget of ${key.budget:g} is spent{when}",
-                type="insufficient_quota",
-                code="insufficient_quota",
-            )
-            headers.append((b"x-should-retry", b"false"))
-            if renews:
-                wait_ms = admission.spent_reset_ms
+        self.refusal: HexgateError | None = None
+        refused = _REFUSALS.get(admission.verdict)
+        if refused is None:
+            return
+        self.reason, build = refused
+        error, wait_ms = build(key, admission)
+        headers = {k.decode(): v.decode() for k, v in self.headers}
         if wait_ms is not None:
-            headers += [
-                (b"retry-after", str(math.ceil(wait_ms / 1000)).encode()),
-                (b"retry-after-ms", str(wait_ms).encode()),
-            ]
-        self.headers = headers
+            headers["retry-after"] = str(math.ceil(wait_ms / 1000))
+            headers["retry-after-ms"] = str(wait_ms)
+        error.headers = {**headers, **error.headers}
+        self.refusal = error
 
 
 class Limiter:

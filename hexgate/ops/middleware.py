@@ -24,24 +24,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
-from hexgate.errors import ErrorEnvelope, HexgateError, envelope
-from hexgate.ops.keys import VirtualKey
+from hexgate.errors import (
+    HexgateError,
+    PermissionDenied,
+    StoreUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+    send_error,
+)
+from hexgate.ops.keys import KeyRing, VirtualKey
 from hexgate.ops.limits import Limiter
 from hexgate.ops.logs import REQUEST_ID
 from hexgate.ops.meter import METER_KEY, Meter
-from hexgate.ops.reload import REGISTRY_KEY
+from hexgate.ops.reload import REGISTRY_KEY, Generations
 from hexgate.response_store import OWNER_STATE
 from hexgate.schemas.models import MAX_MODEL_NAME
 
-if TYPE_CHECKING:
-    from hexgate.ops.service import Ops
-
-__all__ = ["ERROR_STATE", "KEY_STATE", "OPERATIONS", "PROMPT_STATE", "VIRTUAL_KEY_STATE", "ops_middleware"]
+__all__ = [
+    "ERROR_STATE",
+    "KEY_STATE",
+    "OPERATIONS",
+    "PROMPT_STATE",
+    "VIRTUAL_KEY_STATE",
+    "OpsHooks",
+    "ops_middleware",
+]
 
 log = logging.getLogger("hexgate.ops")
 prompt_log = logging.getLogger("hexgate.prompts")
@@ -71,7 +83,62 @@ JSON_BODIES = frozenset({*OPERATIONS, "/admin/keys"})
 _PROMPT_LOG_MAX = 64 * 1024
 _PROMPT_LIVE_MAX = 2048
 _ERROR_KEEP = 4096
-_encoder = msgspec.json.Encoder()
+
+
+class OpsHooks(Protocol):
+    """What the middleware uses of :class:`hexgate.ops.service.Ops` (which satisfies this; the
+    middleware never imports it): the parts that exist while the app runs, two settings, and the
+    per-request hooks for metrics and accounting."""
+
+    @property
+    def generations(self) -> Generations:
+        """The registries in use (:mod:`hexgate.ops.reload`)."""
+        ...
+
+    @property
+    def keys(self) -> KeyRing:
+        """The virtual keys (:mod:`hexgate.ops.keys`)."""
+        ...
+
+    @property
+    def limiter(self) -> Limiter:
+        """The keys' limits (:mod:`hexgate.ops.limits`)."""
+        ...
+
+    @property
+    def max_body_size(self) -> int:
+        """``server.max_body_size``, bytes: the most of a body read to find its model."""
+        ...
+
+    @property
+    def log_prompts(self) -> bool:
+        """``[telemetry] log_prompts``."""
+        ...
+
+    def refused(self, reason: str) -> None:
+        """Count a refusal by ``reason`` (``key``, ``model``, ``requests``, ``tokens``, ``budget``)."""
+
+    def stream(self, operation: str, provider: str, delta: int) -> None:
+        """Count a stream of ``provider`` opening (``delta`` 1) or closing (-1)."""
+
+    def provider_of(self, state: dict[str, Any]) -> str:
+        """The provider that answered the request (``""`` before routing)."""
+        ...
+
+    async def finish(
+        self,
+        *,
+        state: dict[str, Any],
+        meter: Meter,
+        key: VirtualKey | None,
+        status: int,
+        seconds: float,
+        ttft: float | None,
+    ) -> None:
+        """Account one request whose answer has been sent (status, seconds, time to first token)."""
+
+    def finish_later(self, **kwargs: Any) -> None:
+        """:meth:`finish` in a background task (for a request being cancelled)."""
 
 
 class _Model(msgspec.Struct):
@@ -89,17 +156,6 @@ def _model_of(body: bytes) -> str | None:
     return model if isinstance(model, str) else None
 
 
-async def _answer(send: Send, status: int, body: ErrorEnvelope, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), *headers],
-        }
-    )
-    await send({"type": "http.response.body", "body": _encoder.encode(body), "more_body": False})
-
-
 def _json_content(scope: Scope) -> bool:
     """True when the request says its body is ``application/json`` (any parameters, e.g. a charset)."""
     for name, value in scope.get("headers", ()):
@@ -108,18 +164,9 @@ def _json_content(scope: Scope) -> bool:
     return False
 
 
-async def _unavailable(send: Send, exc: BaseException) -> None:
+async def _unavailable(send: Send, exc: BaseException, path: str) -> None:
     log.error("the key store cannot be reached: %s: %s", type(exc).__name__, exc)
-    await _answer(
-        send,
-        503,
-        envelope(
-            "the gateway's key store cannot be reached; try again shortly",
-            type="server_error",
-            code="store_unavailable",
-        ),
-        [(b"retry-after", b"1")],
-    )
+    await send_error(send, StoreUnavailable(), path)
 
 
 async def _peek(receive: Receive, limit: int) -> tuple[Receive, bytes | None]:
@@ -151,7 +198,7 @@ async def _peek(receive: Receive, limit: int) -> tuple[Receive, bytes | None]:
     return replay, body
 
 
-def ops_middleware(ops: Ops) -> Callable[[ASGIApp], ASGIApp]:
+def ops_middleware(ops: OpsHooks) -> Callable[[ASGIApp], ASGIApp]:
     """The middleware factory for Litestar's ``middleware`` list (after the gateway middleware)."""
 
     def factory(app: ASGIApp) -> ASGIApp:
@@ -174,36 +221,32 @@ def ops_middleware(ops: Ops) -> Callable[[ASGIApp], ASGIApp]:
     return factory
 
 
-async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]) -> None:
-    operation = OPERATIONS.get(scope["path"]) if scope.get("method") == "POST" else None
+async def _serve(
+    ops: OpsHooks, app: ASGIApp, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+) -> None:
+    path = scope["path"]
+    operation = OPERATIONS.get(path) if scope.get("method") == "POST" else None
     token = state.pop(VIRTUAL_KEY_STATE, None)
     key: VirtualKey | None = None
     if token is not None:
         try:
             key = await ops.keys.authenticate(token)
         except Exception as exc:
-            await _unavailable(send, exc)
+            await _unavailable(send, exc, path)
             return
         problem = "unknown API key" if key is None else key.problem(time.time())
         if key is None or problem is not None:
             ops.refused("key")
-            refusal = envelope(
-                f"{problem}: send 'Authorization: Bearer <key>' with a valid key",
-                type="authentication_error",
-                code="invalid_api_key",
+            await send_error(
+                send, Unauthorized(f"{problem}: send 'Authorization: Bearer <key>' with a valid key"), path
             )
-            await _answer(send, 401, refusal, [(b"www-authenticate", b"Bearer")])
             return
         state[KEY_STATE] = key
         state[OWNER_STATE] = f"vk:{key.id}"
-    if scope.get("method") == "POST" and scope["path"] in JSON_BODIES and not _json_content(scope):
+    if scope.get("method") == "POST" and path in JSON_BODIES and not _json_content(scope):
         # Also what keeps a cross-site HTML form (text/plain, no preflight) off a gateway without keys.
-        refusal = envelope(
-            "the request body must be JSON: send 'content-type: application/json'",
-            type="invalid_request_error",
-            code="unsupported_media_type",
-        )
-        await _answer(send, 415, refusal, [])
+        refusal = UnsupportedMediaType("the request body must be JSON: send 'content-type: application/json'")
+        await send_error(send, refusal, path)
         return
     if operation is None:
         await app(scope, receive, send)
@@ -215,10 +258,10 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
         try:
             receive, body = await _peek(receive, ops.max_body_size)
         except HexgateError as exc:  # the client was too slow to send its body (408)
-            await _answer(send, exc.status, exc.body(), [(k.encode(), v.encode()) for k, v in exc.headers.items()])
+            await send_error(send, exc, path)
             return
         if ops.log_prompts and body is not None:
-            prompt_log.info("%s body: %s", scope["path"], body[:_PROMPT_LOG_MAX].decode("utf-8", "replace"))
+            prompt_log.info("%s body: %s", path, body[:_PROMPT_LOG_MAX].decode("utf-8", "replace"))
             state[PROMPT_STATE] = body[:_PROMPT_LIVE_MAX].decode("utf-8", "replace")
         if check_model and key is not None and body is not None:
             model = _model_of(body)
@@ -226,27 +269,26 @@ async def _serve(ops: Ops, app: ASGIApp, scope: Scope, receive: Receive, send: S
                 ops.refused("model")
                 named = f"model {model[:MAX_MODEL_NAME]!r}" if model is not None else "a request without a model"
                 message = f"this key may not use {named}; it may use: {', '.join(key.models)}"
-                refusal = envelope(message, type="permission_error", param="model", code="model_not_allowed")
-                await _answer(send, 403, refusal, [])
+                await send_error(send, PermissionDenied(message, param="model", code="model_not_allowed"), path)
                 return
     extra: list[tuple[bytes, bytes]] = []
     if key is not None and Limiter.limited(key):
         try:
             decision = await ops.limiter.admit(key)
         except Exception as exc:
-            await _unavailable(send, exc)
+            await _unavailable(send, exc, path)
             return
         if not decision.admitted:
             ops.refused(decision.reason)
-            assert decision.body is not None
-            await _answer(send, decision.status, decision.body, decision.headers)
+            assert decision.refusal is not None
+            await send_error(send, decision.refusal, path)
             return
         extra = decision.headers
     await _run(ops, app, scope, receive, send, state=state, meter=meter, key=key, extra=extra)
 
 
 async def _run(
-    ops: Ops,
+    ops: OpsHooks,
     app: ASGIApp,
     scope: Scope,
     receive: Receive,

@@ -83,9 +83,9 @@ def preflight(settings: Settings) -> None:
         try:
             import redis  # noqa: F401
         except ImportError:
-            raise ConfigError(f"{where}: server.store: a Redis store needs pip install 'hexgate[ops]'") from None
+            raise ConfigError(f"{where}: server.store: a Redis store needs hexgate's 'ops' extra (redis)") from None
     if settings.telemetry.traces and not _tracing.available():
-        raise ConfigError(f"{where}: telemetry.traces: needs opentelemetry-sdk: pip install 'hexgate[ops]'")
+        raise ConfigError(f"{where}: telemetry.traces: needs opentelemetry-sdk (hexgate's 'ops' extra)")
 
 
 class Ops:
@@ -145,6 +145,8 @@ class Ops:
     # -- wiring ---------------------------------------------------------------------------------
 
     def middleware(self) -> Callable[[ASGIApp], ASGIApp]:
+        """The ops middleware (:func:`~hexgate.ops.middleware.ops_middleware`), which sees this object
+        only as its :class:`~hexgate.ops.middleware.OpsHooks` (so it never imports this module)."""
         return ops_middleware(self)
 
     def plugins(self) -> list[Any]:

@@ -264,7 +264,7 @@ class RedisBackend:
         try:
             from litestar.stores.redis import RedisStore
         except ImportError:
-            raise ValueError(f"server.store {url!r} needs the 'redis' package: pip install 'hexgate[ops]'") from None
+            raise ValueError(f"server.store {url!r} needs the 'redis' package (hexgate's 'ops' extra)") from None
         self._redis: Any = redis_client(url, timeout=timeout)
         self._ns = namespace
         self.records: Store = RedisStore(self._redis, namespace=namespace, handle_client_shutdown=False)

@@ -60,7 +60,7 @@ def make_tracer_provider(*, service_name: str) -> Any:
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
-        log.warning("traces are on but no OTLP exporter is installed (pip install 'hexgate[otlp]'); spans are dropped")
+        log.warning("traces are on but no OTLP exporter is installed (hexgate's 'otlp' extra); spans are dropped")
         return provider
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider

@@ -9,8 +9,8 @@ idle and total timeouts of chat streams.
 
 Errors take the dialect's shape, ``{"type": "error", "error": {"type", "message"}}``
 (:func:`hexgate.errors.messages_error`): before the first byte as an ordinary answer with its status,
-after it as one ``event: error`` frame that ends the stream. :func:`dialect_errors` rewrites every
-refusal made outside the route (auth, key limits, body size) the same way. A client that goes away
+after it as one ``event: error`` frame that ends the stream; refusals made outside the route (auth, key
+limits, body size) get the same shape from :func:`hexgate.errors.render`. A client that goes away
 cancels the upstream call; the usage (the upstream's, else hexgate's count) goes to the request's
 meter for keys, budgets and metrics (:mod:`hexgate.ops`).
 """
@@ -27,11 +27,9 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.response import Stream
-from litestar.types import HTTPResponseStartEvent, Send
-from litestar.types import Message as ASGIMessage
 
 from hexgate import messages_bridge, resilience
-from hexgate.errors import ErrorEnvelope, HexgateError, InvalidRequest, Unsupported, UpstreamError, messages_error
+from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError, messages_error
 from hexgate.ops.keys import VirtualKey
 from hexgate.ops.meter import Meter, meter_of
 from hexgate.ops.middleware import KEY_STATE
@@ -43,7 +41,7 @@ from hexgate.schemas.chat import ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.responses import RawEvent
 from hexgate.trace import traced_chunks, traced_events
 
-__all__ = ["PREFIX", "count_tokens", "create_message", "dialect_errors"]
+__all__ = ["PREFIX", "count_tokens", "create_message"]
 
 log = logging.getLogger("hexgate.messages")
 
@@ -59,7 +57,6 @@ _EVENT_NAMES: dict[type[Any], bytes] = {
 _MAX_STOPS = 256
 """Stop sequences hexgate watches for on a bridged call; each is searched in every text delta."""
 _encoder = msgspec.json.Encoder()
-_error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
 
 class _Head(msgspec.Struct):
@@ -391,44 +388,3 @@ async def _bridge_relay(
     finally:
         _meter_bridge(meter, translator)
         await opened.aclose()
-
-
-# ---------------------------------------------------------------- refusals outside the route
-
-
-def dialect_errors(send: Send) -> Send:
-    """Wrap ``send`` for a request under ``/v1/messages``: an error answer in OpenAI's envelope (a
-    refusal by the gateway or ops middleware, Litestar's 413, the app's exception handlers) leaves in
-    the Messages dialect's shape and status (:func:`hexgate.errors.messages_error`), its other
-    headers (``retry-after``, ``x-ratelimit-*``) kept. Successful answers and streams pass untouched."""
-    held: list[HTTPResponseStartEvent] = []
-    chunks: list[bytes] = []
-
-    async def wrapped(message: ASGIMessage) -> None:
-        if message["type"] == "http.response.start" and message["status"] >= 400:
-            held.append(message)
-            return
-        if held and message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            start = held.pop()
-            status, body = _rewrite(start["status"], b"".join(chunks))
-            chunks.clear()
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        await send(message)
-
-    return wrapped
-
-
-def _rewrite(status: int, body: bytes) -> tuple[int, bytes]:
-    try:
-        error = _error_decoder.decode(body).error
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return status, body  # already the dialect's shape (or not JSON): as it is
-    new_status, envelope = messages_error(status, error.message, type=error.type, code=error.code)
-    return new_status, _encoder.encode(envelope)

@@ -10,7 +10,8 @@ error answer with its status, after it ``error`` then ``response.failed`` end th
 ``store`` (default true) keeps the response in the :class:`~hexgate.response_store.ResponseStore`;
 ``previous_response_id`` continues from a stored response on any provider: its context and output
 are put before the new input (a native upstream that stored the response itself gets the id instead,
-unless its provider class sets ``upstream_keeps_responses = False``).
+unless its provider class sets ``upstream_keeps_responses = False``:
+:class:`hexgate.protocol.KeepsResponses`).
 
 Stored responses belong to the key that created them (:func:`hexgate.response_store.owner_of`): a
 retrieve, delete, input-item list or ``previous_response_id`` naming another key's response answers
@@ -43,6 +44,7 @@ from msgspec import UNSET, Raw
 from hexgate import bridge, resilience
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError
 from hexgate.ops.meter import Meter, meter_of
+from hexgate.plugin_kit import completion_as_chunks
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.response_store import ResponseStore, StoredResponse, owner_of
@@ -431,7 +433,8 @@ async def _bridged(
     if not stream:
         completion = await resilience.chat(registry, chat, chat_ctx, trace=trace)
         builder.start()
-        builder.feed(bridge.completion_chunk(completion))
+        for chunk in completion_as_chunks(completion):
+            builder.feed(chunk)
         builder.finish()
         await call.keep(_encoder.encode(builder.response), upstream_state=False)
         return json_response(builder.response)

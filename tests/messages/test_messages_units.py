@@ -4,7 +4,6 @@ rewrite, and alias patterns in the registry."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -13,7 +12,6 @@ import pytest
 from hexgate import messages_bridge as mb
 from hexgate.errors import InvalidRequest, Unsupported, messages_error
 from hexgate.registry import Registry
-from hexgate.routes.messages import dialect_errors
 from hexgate.schemas import chat as c
 from hexgate.schemas import messages as m
 from hexgate.settings import load_settings
@@ -228,32 +226,6 @@ def test_error_mapping(status: int, code: str | None, want: tuple[int, str]) -> 
     got, body = messages_error(status, "why sk-ant-api03-secretsecret", code=code)
     assert (got, body.error.type) == want
     assert msgspec.to_builtins(body) == {"type": "error", "error": {"type": want[1], "message": "why [redacted]"}}
-
-
-def test_refusals_are_rewritten_with_their_headers() -> None:
-    sent: list[Any] = []
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    async def go() -> None:
-        wrapped = dialect_errors(send)
-        body = b'{"error":{"message":"slow down","type":"rate_limit_error","param":null,"code":null}}'
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"84"), (b"retry-after", b"3")]
-        await wrapped({"type": "http.response.start", "status": 429, "headers": headers})
-        await wrapped({"type": "http.response.body", "body": body, "more_body": False})
-        await wrapped({"type": "http.response.start", "status": 200, "headers": []})
-        await wrapped({"type": "http.response.body", "body": b"ok", "more_body": False})
-
-    asyncio.run(go())
-    start, body, ok_start, ok_body = sent
-    assert start["status"] == 429 and (b"retry-after", b"3") in start["headers"]
-    assert msgspec.json.decode(body["body"]) == {
-        "type": "error",
-        "error": {"type": "rate_limit_error", "message": "slow down"},
-    }
-    assert (b"content-length", str(len(body["body"])).encode()) in start["headers"]
-    assert ok_start["status"] == 200 and ok_body["body"] == b"ok"
 
 
 # ---------------------------------------------------------------- alias patterns

@@ -4,7 +4,7 @@ The client's body goes upstream as it came, key for key (``model`` set to the up
 keys, ``cache_control``, citations, server tools, thinking signatures included), with the client's
 ``anthropic-version`` (else the configured one, else the SDK's) and ``anthropic-beta`` (merged with
 the configured betas). The answer comes back byte for byte: a JSON message as bytes, an event stream
-as :class:`~hexgate.schemas.responses.RawEvent`\\ s read by :func:`hexgate.native.open_events`
+as :class:`~hexgate.schemas.responses.RawEvent`\\ s read by :func:`hexgate.plugin_kit.open_events`
 (captures ``anthropic-sdk-python/*.sse``). The request is sent on the core's HTTP client with the
 SDK's base URL and auth headers, so that the body is not re-encoded by the SDK.
 
@@ -25,9 +25,8 @@ import msgspec
 from msgspec import Raw
 
 from hexgate.errors import HexgateError, UpstreamError, from_upstream_status
-from hexgate.native import open_events
+from hexgate.plugin_kit import open_events, retry_after
 from hexgate.protocol import CallContext
-from hexgate.resilience import retry_after_from
 from hexgate.schemas.responses import RawEvent
 from hexgate_anthropic.translate import body_error, scrub, sent_credentials
 
@@ -87,7 +86,7 @@ def _status_error(response: httpx.Response, body: bytes) -> HexgateError:
     else:
         message = body[:500].decode("utf-8", "replace") or f"Anthropic answered {response.status_code}"
     message = scrub(message, sent_credentials(response.request.headers))
-    return from_upstream_status(response.status_code, message, retry_after=retry_after_from(response.headers))
+    return from_upstream_status(response.status_code, message, retry_after=retry_after(response.headers))
 
 
 @asynccontextmanager

@@ -11,8 +11,8 @@ It also speaks the Messages dialect natively (:class:`hexgate.protocol.MessagesP
 
 Errors (ARCHITECTURE.md "Errors", via :func:`hexgate.errors.from_upstream_status`):
 400/404/413 → the same status (``invalid_request_error``), 401/403 → 502, 429 → 429 with
-``retry-after``, 529 → 503, 500 → 502, SDK timeout → 504 :class:`UpstreamTimeout`,
-connection failure → 502 :class:`UpstreamConnectError`; an ``event: error`` after the 200 is
+``retry-after``, 529 → 503, 500 → 502, transport failures (the SDK's or httpx's) as
+:func:`hexgate.plugin_kit.from_transport_error` maps them; an ``event: error`` after the 200 is
 raised from the stream, so the core ends it with an error frame; a 200 whose JSON body is an error
 object fails with its type's status (:func:`hexgate_anthropic.translate.message_error`). The
 upstream's own message is kept; keys never (the key the request carried is scrubbed, whatever its
@@ -39,13 +39,12 @@ from hexgate.errors import (
     UpstreamTimeout,
     from_upstream_status,
 )
+from hexgate.plugin_kit import from_transport_error, iter_sse, retry_after
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
-from hexgate.resilience import retry_after_from
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import RawEvent, Response, ResponseRequest, ResponseStreamEvent
-from hexgate.sse import iter_sse
 from hexgate_anthropic import messages as native
 from hexgate_anthropic import wire
 from hexgate_anthropic.settings import AnthropicSettings
@@ -272,10 +271,14 @@ def upstream_error(exc: Exception) -> HexgateError:
     """The hexgate error for an SDK or transport exception (the table in the module docstring)."""
     if isinstance(exc, anthropic.APIStatusError):
         message = scrub(_status_message(exc), sent_credentials(exc.response.request.headers))
-        return from_upstream_status(exc.status_code, message, retry_after=retry_after_from(exc.response.headers))
-    if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
+        return from_upstream_status(exc.status_code, message, retry_after=retry_after(exc.response.headers))
+    if isinstance(exc, anthropic.APIConnectionError) and isinstance(exc.__cause__, httpx.HTTPError):
+        exc = exc.__cause__  # the SDK wraps the transport's error: that one tells what happened
+    if isinstance(exc, httpx.HTTPError):
+        return from_transport_error(exc, upstream="Anthropic")
+    if isinstance(exc, anthropic.APITimeoutError):
         return UpstreamTimeout("Anthropic did not answer in time")
-    if isinstance(exc, anthropic.APIConnectionError | httpx.ConnectError):
+    if isinstance(exc, anthropic.APIConnectionError):
         return UpstreamConnectError(f"could not reach Anthropic: {exc}")
     if isinstance(exc, anthropic.APIResponseValidationError):
         return UpstreamError("Anthropic answered with a body the SDK could not read")

@@ -1,9 +1,10 @@
-"""google-genai and httpx failures → hexgate's error tree (ARCHITECTURE.md "Errors").
+"""google-genai failures → hexgate's error tree (ARCHITECTURE.md "Errors").
 
 Gemini error bodies are ``{"error": {"code", "message", "status", "details": [...]}}``
 (capture ``google--google-429-retry-info.json``). The retry hint lives in the body:
 ``details[] {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}``;
-a ``retry-after`` header, when present, wins. A 400 whose details say ``API_KEY_INVALID``
+a ``retry-after`` (or ``retry-after-ms``) header, when present, wins. Transport failures map
+through :func:`hexgate.plugin_kit.from_transport_error`. A 400 whose details say ``API_KEY_INVALID``
 is our configuration's fault, so it maps like a 401 (502). The upstream's message is kept;
 :func:`hexgate.errors.redact` strips anything key-like from it.
 
@@ -21,19 +22,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
 import msgspec
 from google.genai import errors as genai_errors
 
-from hexgate.errors import (
-    HexgateError,
-    UpstreamConnectError,
-    UpstreamError,
-    UpstreamTimeout,
-    from_upstream_status,
-)
+from hexgate.errors import HexgateError, from_upstream_status
+from hexgate.plugin_kit import retry_after
 
-__all__ = ["body_error", "from_api_error", "from_transport_error", "header_delay", "retry_delay", "sent_credentials"]
+__all__ = ["body_error", "from_api_error", "header_delay", "retry_delay", "sent_credentials"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
@@ -58,13 +53,10 @@ def retry_delay(body: Any) -> float | None:
 
 
 def header_delay(response: Any) -> float | None:
-    """Seconds from a response's ``retry-after`` header (numeric form), else None."""
+    """Seconds from a response's ``retry-after-ms`` / ``retry-after`` header
+    (:func:`hexgate.plugin_kit.retry_after`), else None."""
     headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return retry_after(headers) if headers is not None else None
 
 
 def _bad_key(body: Any) -> bool:
@@ -173,12 +165,3 @@ def body_error(body: bytes, *, retry_after: float | None = None, secrets: Iterab
     message = error.message or error.status or f"status {status}"
     details = {"error": {"details": error.details}} if error.details else None
     return _from_parts(status, message, error.status, details, retry_after, secrets)
-
-
-def from_transport_error(exc: httpx.HTTPError) -> HexgateError:
-    """A transport failure (nothing or not all came back) → timeout, connect or generic upstream error."""
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"gemini did not answer in time ({type(exc).__name__})")
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamConnectError(f"could not connect to gemini: {exc}")
-    return UpstreamError(f"the connection to gemini failed: {type(exc).__name__}: {exc}")

@@ -28,6 +28,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError
+from hexgate.plugin_kit import from_transport_error
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
@@ -81,7 +82,7 @@ def _mapped(exc: Exception) -> HexgateError | None:
     if isinstance(exc, genai_errors.APIError):
         return errors.from_api_error(exc)
     if isinstance(exc, httpx.HTTPError):
-        return errors.from_transport_error(exc)
+        return from_transport_error(exc, upstream="gemini")
     if isinstance(exc, (pydantic.ValidationError, genai_errors.UnknownApiResponseError, json.JSONDecodeError)):
         return UpstreamError(f"gemini sent an answer hexgate cannot read: {type(exc).__name__}")
     if isinstance(exc, ValueError):  # google-genai's own checks before or after the call

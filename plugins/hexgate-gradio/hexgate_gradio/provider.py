@@ -39,14 +39,13 @@ from hexgate.errors import (
     ModelNotFound,
     Unsupported,
     UpstreamAuthError,
-    UpstreamConnectError,
     UpstreamError,
     UpstreamOverloaded,
     UpstreamRateLimited,
     UpstreamRejected,
-    UpstreamTimeout,
     from_upstream_status,
 )
+from hexgate.plugin_kit import from_transport_error
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
 from hexgate.schemas.chat import (
     AssistantMessage,
@@ -454,12 +453,8 @@ def _error(exc: BaseException, spec: _Spec) -> HexgateError:
         return UpstreamError(f"{where} was not found on the Hugging Face Hub (or needs a token that can see it)")
     if status is not None:
         return from_upstream_status(status, f"{where} answered {status}")
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return UpstreamConnectError(f"cannot connect to {where}: {exc}")
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"{where} did not answer in time")
     if isinstance(exc, httpx.TransportError):
-        return UpstreamError(f"the connection to {where} failed: {type(exc).__name__}")
+        return from_transport_error(exc, upstream=where)
     if isinstance(exc, concurrent.futures.CancelledError):
         return UpstreamError(f"{where} ended the job before it finished")
     text = clean_message(str(exc))

@@ -19,7 +19,8 @@ from collections.abc import Callable
 import httpx
 import msgspec
 
-from hexgate.errors import HexgateError, UpstreamAuthError, UpstreamConnectError, UpstreamError, UpstreamTimeout
+from hexgate.errors import HexgateError, UpstreamAuthError, UpstreamError
+from hexgate.plugin_kit import from_transport_error
 from hexgate_hexin.translate import token_expiry
 from hexgate_hexin.wire import WireAuth
 
@@ -90,12 +91,8 @@ class TokenCache:
         self.exchanges += 1
         try:
             response = await self._http.post(self._url, json=self._body, headers={"accept": "application/json"})
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout):
-                raise UpstreamConnectError(f"could not reach the Hexin auth endpoint: {exc!r}") from None
-            raise UpstreamTimeout("the Hexin auth endpoint did not answer in time") from None
         except httpx.HTTPError as exc:
-            raise UpstreamConnectError(f"could not reach the Hexin auth endpoint: {type(exc).__name__}") from None
+            raise from_transport_error(exc, upstream="the Hexin auth endpoint") from None
         if response.status_code >= 500:
             raise UpstreamError(f"the Hexin auth endpoint answered {response.status_code}")
         try:

@@ -8,7 +8,7 @@ Settings (``[providers.<id>]``, ``plugin = "hexin"``): see the README's table.
   Streamed: the backend's own stream format is undocumented, so an ``text/event-stream`` answer is
   read as OpenAI chunks and a single JSON body is turned into chunks.
 - Responses: ``POST <response_url>`` with the client's own body; streams relay the backend's SSE
-  events as they come (:mod:`hexgate.native`); headers ``arsenal-openai-hash`` / ``X-Trace-Id``
+  events as they come (:func:`hexgate.plugin_kit.open_events`); headers ``arsenal-openai-hash`` / ``X-Trace-Id``
   carry a session key for node affinity. Without ``response_url`` the core bridges over chat.
 - Embeddings: ``POST <base_url>/chatgpt/v1/embeddings``, **form-urlencoded** ``input`` + ``model``,
   one request per input (the reference client sends a list as its Python repr; we do not rely on that).
@@ -35,17 +35,21 @@ from hexgate.errors import (
     InvalidRequest,
     Unsupported,
     UpstreamAuthError,
-    UpstreamConnectError,
     UpstreamError,
-    UpstreamTimeout,
 )
-from hexgate.native import open_events, request_payload
+from hexgate.plugin_kit import (
+    completion_as_chunks,
+    from_transport_error,
+    iter_sse,
+    open_events,
+    request_payload,
+    retry_after,
+)
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model, ModelCapabilities
 from hexgate.schemas.responses import NativeResponse, Response, ResponseRequest, ResponseStreamEvent
-from hexgate.sse import iter_sse
 from hexgate_hexin.auth import Token, TokenCache
 from hexgate_hexin.translate import (
     RouteOverride,
@@ -54,7 +58,6 @@ from hexgate_hexin.translate import (
     build_embeddings,
     chat_body,
     chunk_from_wire,
-    chunks_from_completion,
     completion_from_wire,
     embeddings_payload,
     scrub,
@@ -130,11 +133,7 @@ def _check(raw: bytes, *, retry_after: float | None = None, secrets: tuple[str, 
     return envelope
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    try:
-        return float(headers["retry-after"]) if "retry-after" in headers else None
-    except ValueError:
-        return None
+_BACKEND = "the Hexin backend"
 
 
 class HexinProvider:
@@ -194,28 +193,20 @@ class HexinProvider:
             request = self.http.build_request("POST", url, data=dict(form or {}), headers=sent)
         try:
             response = await self.http.send(request, stream=True)
-        except httpx.ConnectError as exc:
-            raise UpstreamConnectError(f"could not connect to the Hexin backend: {type(exc).__name__}") from None
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout):
-                raise UpstreamConnectError("could not connect to the Hexin backend (connect timed out)") from None
-            raise UpstreamTimeout("the Hexin backend did not answer in time") from None
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"the call to the Hexin backend failed: {type(exc).__name__}") from None
+            raise from_transport_error(exc, upstream=_BACKEND) from None
         try:
             if not response.is_success:
                 raw = await response.aread()
-                retry = _retry_after(response.headers)
+                retry = retry_after(response.headers)
                 secrets = self._secrets(token)
                 error = status_error(response.status_code, raw, retry_after=retry, secrets=secrets)
                 if response.status_code in (401, 403) or isinstance(error, UpstreamAuthError):
                     raise _TokenRefused(error)
                 raise error
             yield response
-        except httpx.TimeoutException:
-            raise UpstreamTimeout("the Hexin backend stopped sending mid-answer") from None
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"the connection to the Hexin backend broke mid-answer: {type(exc).__name__}") from None
+            raise from_transport_error(exc, upstream=_BACKEND, mid_answer=True) from None
         finally:
             await response.aclose()
 
@@ -246,7 +237,7 @@ class HexinProvider:
         async def op(token: Token) -> tuple[bytes, WireEnvelope]:
             async with self._open(url, token, json=json, form=form, headers=headers) as response:
                 raw = await response.aread()
-            return raw, _check(raw, retry_after=_retry_after(response.headers), secrets=self._secrets(token))
+            return raw, _check(raw, retry_after=retry_after(response.headers), secrets=self._secrets(token))
 
         return await self._with_token(op)
 
@@ -303,7 +294,7 @@ class HexinProvider:
                         raw = await response.aread()
                         envelope = _check(raw, secrets=self._secrets(token))
                         completion = self._decode_completion(unwrap(envelope, raw), model=ctx.model)
-                        for chunk in chunks_from_completion(completion):
+                        for chunk in completion_as_chunks(completion):
                             started = True
                             yield chunk
                 return

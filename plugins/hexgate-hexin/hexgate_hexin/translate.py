@@ -79,7 +79,6 @@ __all__ = [
     "build_embeddings",
     "chat_body",
     "chunk_from_wire",
-    "chunks_from_completion",
     "completion_from_wire",
     "embeddings_from_wire",
     "embeddings_payload",
@@ -371,44 +370,6 @@ def completion_from_wire(wire: WireCompletion, *, model: str) -> c.ChatCompletio
         usage=usage if usage is not None else UNSET,
         system_fingerprint=wire.system_fingerprint or UNSET,
     )
-
-
-def chunks_from_completion(completion: c.ChatCompletion) -> list[c.ChatCompletionChunk]:
-    """A whole completion as a stream: one chunk with everything per choice, then the finish (and usage)."""
-
-    def chunk(choices: list[c.ChunkChoice], usage: c.Usage | None = None) -> c.ChatCompletionChunk:
-        return c.ChatCompletionChunk(
-            id=completion.id,
-            created=completion.created,
-            model=completion.model,
-            choices=choices,
-            usage=usage if usage is not None else UNSET,
-        )
-
-    body = []
-    ends = []
-    for choice in completion.choices:
-        m = choice.message
-        calls = [
-            c.ToolCallDelta(
-                index=j,
-                id=t.id,
-                type="function",
-                function=c.FunctionCallDelta(name=t.function.name, arguments=t.function.arguments),
-            )
-            for j, t in enumerate(m.tool_calls or [])
-        ]
-        delta = c.Delta(
-            role="assistant",
-            content=m.content if m.content is not None else UNSET,
-            reasoning_content=m.reasoning_content,
-            tool_calls=calls or UNSET,
-            refusal=m.refusal,
-        )
-        body.append(c.ChunkChoice(index=choice.index, delta=delta))
-        ends.append(c.ChunkChoice(index=choice.index, delta=c.Delta(), finish_reason=choice.finish_reason))
-    usage = completion.usage if isinstance(completion.usage, c.Usage) else None
-    return [chunk(body), chunk(ends, usage)]
 
 
 def chunk_from_wire(wire: WireCompletion, *, model: str) -> c.ChatCompletionChunk | None:

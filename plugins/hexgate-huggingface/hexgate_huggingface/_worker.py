@@ -3,7 +3,7 @@
 :class:`HuggingFaceWorker` loads each model on first use, on that model's own lane (the provider
 sends every call for model ``name`` to lane ``name``: one generation per model at a time, in
 arrival order), and keeps at most ``max_models`` loaded (the least recently used is dropped first).
-Ops: ``chat`` (:class:`ChatJob` → :class:`~hexgate.inproc.Outcome`), ``embed`` (:class:`EmbedJob`
+Ops: ``chat`` (:class:`ChatJob` → :class:`~hexgate.plugin_kit.Outcome`), ``embed`` (:class:`EmbedJob`
 → :class:`Embedded`), ``load`` (:class:`ModelRef`), ``devices`` (a list of device settings; raises
 :class:`UpstreamError` for one torch does not see) and ``loaded`` (the names loaded so far, last 64).
 torch and transformers are imported with the first model, so the worker is ready at once, unless
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hexgate.errors import UpstreamError
-from hexgate.inproc import Outcome, Sink, as_hexgate, check_dimensions, encode_vectors, run_choices
+from hexgate.plugin_kit import Outcome, Sink, as_hexgate, check_dimensions, encode_vectors, run_choices
 from hexgate_huggingface.settings import HuggingFaceSettings, Kind, ModelSettings
 from hexgate_huggingface.translate import Sampling
 

@@ -35,7 +35,7 @@ from transformers.generation.streamers import BaseStreamer
 from transformers.utils import logging as hf_logging
 
 from hexgate.errors import InvalidRequest, UpstreamError, UpstreamOverloaded
-from hexgate.inproc import StopFilter
+from hexgate.plugin_kit import StopFilter
 from hexgate_huggingface.settings import Dtype
 from hexgate_huggingface.translate import FinishReason, IncrementalDecoder, Sampling, context_window, finish_reason
 

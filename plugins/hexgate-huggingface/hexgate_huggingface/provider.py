@@ -2,7 +2,7 @@
 in a supervised worker process.
 
 The models live in one worker process (:mod:`hexgate_huggingface._worker`, run by
-:class:`hexgate.inproc.Supervisor`), never in the gateway's: a fault in torch or a model's code
+:class:`hexgate.plugin_kit.Supervisor`), never in the gateway's: a fault in torch or a model's code
 (a segfault, an abort, an out-of-memory kill, a hang) costs the requests it was serving a 502 (or
 the error frame of a stream) and a restart of the worker, not the gateway. Each model name has its
 own thread there, which loads the model on first use (or at start with ``preload``) and then runs
@@ -26,7 +26,7 @@ import httpx
 import msgspec
 
 from hexgate.errors import HexgateError, InvalidRequest, ModelNotFound, Unsupported, UpstreamError
-from hexgate.inproc import Supervisor, text_inputs
+from hexgate.plugin_kit import Supervisor, text_inputs
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, WorkerStatus
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage

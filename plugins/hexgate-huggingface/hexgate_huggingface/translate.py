@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from hexgate import inproc
+from hexgate import plugin_kit
 from hexgate.errors import InvalidRequest, Unsupported
-from hexgate.inproc import refuse_tools_and_logprobs, sampling_fields
+from hexgate.plugin_kit import refuse_tools_and_logprobs, sampling_fields
 from hexgate.schemas.chat import ChatCompletionRequest, ChatMessage, ResponseFormat
 from hexgate_huggingface.settings import Kind
 
@@ -93,13 +93,13 @@ def check_request(request: ChatCompletionRequest) -> None:
 
 def choices_wanted(request: ChatCompletionRequest) -> int:
     """``n`` (default 1); raises :class:`InvalidRequest` above :data:`MAX_N`."""
-    return inproc.choices_wanted(request, most=MAX_N, provider="huggingface")
+    return plugin_kit.choices_wanted(request, most=MAX_N, provider="huggingface")
 
 
 def template_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
     """``messages`` as the ``[{"role": ..., "content": ...}]`` a chat template renders
-    (:func:`hexgate.inproc.template_messages`); raises :class:`Unsupported` for image, audio or file parts."""
-    return inproc.template_messages(messages, text_only="the huggingface provider passes text only")
+    (:func:`hexgate.plugin_kit.template_messages`); raises :class:`Unsupported` for image, audio or file parts."""
+    return plugin_kit.template_messages(messages, text_only="the huggingface provider passes text only")
 
 
 def _logit_bias(raw: dict[str, float] | msgspec.UnsetType | None) -> dict[int, float]:

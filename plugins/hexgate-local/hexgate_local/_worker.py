@@ -1,7 +1,7 @@
 """The ``local`` provider's side of its worker process (:mod:`hexgate.inproc.child`).
 
 :class:`LocalWorker` loads the GGUF chat model (llama.cpp) and the ONNX embedder when the worker
-starts and serves three ops: ``chat`` (:class:`ChatJob` → an :class:`~hexgate.inproc.Outcome`),
+starts and serves three ops: ``chat`` (:class:`ChatJob` → an :class:`~hexgate.plugin_kit.Outcome`),
 ``embed`` (:class:`EmbedJob` → :class:`Embedded`) and ``dimensions`` (→ int). The provider sends
 chat to the ``chat`` lane and the others to the ``embed`` lane, so an embedding never waits behind a long
 generation. Everything here blocks; it runs only in the worker process.
@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from hexgate.errors import UpstreamError
-from hexgate.inproc import Outcome, Sink, as_hexgate, check_dimensions, encode_vectors, run_choices
+from hexgate.plugin_kit import Outcome, Sink, as_hexgate, check_dimensions, encode_vectors, run_choices
 from hexgate_local.settings import LocalSettings, resolve_paths
 from hexgate_local.translate import JsonConstraint, Sampling
 

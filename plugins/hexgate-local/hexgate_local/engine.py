@@ -30,7 +30,7 @@ from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatte
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from hexgate.errors import InvalidRequest, UpstreamError
-from hexgate.inproc import StopFilter
+from hexgate.plugin_kit import StopFilter
 from hexgate_local.translate import JsonConstraint, Sampling
 
 __all__ = ["ChatEngine", "Generation", "grammar_for"]

@@ -1,7 +1,7 @@
 """The embedded ``local`` provider: llama.cpp chat and ONNX embeddings in a supervised worker process.
 
 Both models live in one worker process (:mod:`hexgate_local._worker`, run by
-:class:`hexgate.inproc.Supervisor`), never in the gateway's: a fault in llama.cpp or onnxruntime
+:class:`hexgate.plugin_kit.Supervisor`), never in the gateway's: a fault in llama.cpp or onnxruntime
 (a segfault, an abort, an out-of-memory kill, a hang) costs the requests it was serving a 502 (or
 the error frame of a stream) and a restart of the worker, not the gateway. Chat runs on the
 worker's chat thread and embeddings on its embedding thread, so an embedding never waits behind a
@@ -21,7 +21,7 @@ import httpx
 import msgspec
 
 from hexgate.errors import InvalidRequest, ModelNotFound, Unsupported
-from hexgate.inproc import Supervisor, text_inputs
+from hexgate.plugin_kit import Supervisor, text_inputs
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, WorkerStatus
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage

@@ -24,9 +24,9 @@ import json
 
 import msgspec
 
-from hexgate import inproc
+from hexgate import plugin_kit
 from hexgate.errors import InvalidRequest, Unsupported
-from hexgate.inproc import refuse_tools_and_logprobs, sampling_fields
+from hexgate.plugin_kit import refuse_tools_and_logprobs, sampling_fields
 from hexgate.schemas.chat import ChatCompletionRequest, ChatMessage, ResponseFormat
 
 __all__ = [
@@ -89,13 +89,13 @@ def check_request(request: ChatCompletionRequest) -> None:
 
 def template_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
     """``messages`` as the ``[{"role": ..., "content": ...}]`` a GGUF chat template renders
-    (:func:`hexgate.inproc.template_messages`); raises :class:`Unsupported` for image, audio or file parts."""
-    return inproc.template_messages(messages, text_only="the local chat model reads text only")
+    (:func:`hexgate.plugin_kit.template_messages`); raises :class:`Unsupported` for image, audio or file parts."""
+    return plugin_kit.template_messages(messages, text_only="the local chat model reads text only")
 
 
 def sampling(request: ChatCompletionRequest, *, default_max_tokens: int) -> Sampling:
     """The :class:`Sampling` for ``request``; raises :class:`InvalidRequest` naming an out-of-range field
-    (the ranges and messages of :func:`hexgate.inproc.sampling_fields`).
+    (the ranges and messages of :func:`hexgate.plugin_kit.sampling_fields`).
 
     ``max_completion_tokens`` wins over ``max_tokens``; neither → ``default_max_tokens``.
     ``stop`` takes a string or up to 4 strings (empty strings are dropped). Unset temperature, top_p
@@ -116,7 +116,7 @@ def sampling(request: ChatCompletionRequest, *, default_max_tokens: int) -> Samp
 
 def choices_wanted(request: ChatCompletionRequest) -> int:
     """``n`` (default 1); raises :class:`InvalidRequest` above :data:`MAX_N`."""
-    return inproc.choices_wanted(request, most=MAX_N, provider="local")
+    return plugin_kit.choices_wanted(request, most=MAX_N, provider="local")
 
 
 def json_constraint(request: ChatCompletionRequest) -> JsonConstraint | None:

@@ -18,10 +18,9 @@ Settings (``[providers.<id>]``, ``plugin = "openai"``):
 Failures (ARCHITECTURE.md "Errors"): a non-2xx answer goes through
 :func:`hexgate.errors.from_upstream_status` with the upstream's message and ``retry-after``; an error
 sent with status 200 (JSON error body, ``data: {"error": ...}`` frame, MiniMax ``base_resp``) maps
-the same way; refused connections are :class:`UpstreamConnectError`, timeouts
-:class:`UpstreamTimeout`, a connection lost once a request went out :class:`UpstreamError`.
-``httpx_aiohttp`` reports a refused connect and a dropped connection alike as ``ConnectTimeout``;
-the cause decides, and once an answer started nothing is called "not sent".
+the same way; transport failures map through :func:`hexgate.plugin_kit.from_transport_error`
+(refused connections :class:`UpstreamConnectError`, timeouts :class:`UpstreamTimeout`, a connection
+lost once a request went out :class:`UpstreamError`).
 """
 
 from __future__ import annotations
@@ -33,24 +32,22 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from hexgate.errors import HexgateError, UpstreamConnectError, UpstreamError, UpstreamTimeout
+from hexgate.errors import UpstreamError
+from hexgate.plugin_kit import completion_as_chunks, from_transport_error, iter_sse, retry_after
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
-from hexgate.sse import iter_sse
-from hexgate_openai.responses import native_respond
+from hexgate_openai.responses import NativeResponses
 from hexgate_openai.translate import (
     StreamNormaliser,
     chat_payload,
-    chunks_from_completion,
     completion_from_wire,
     embeddings_from_wire,
     embeddings_payload,
     models_from_ids,
     models_from_wire,
-    retry_after_seconds,
     status_error,
 )
 from hexgate_openai.wire import WireChunk, WireCompletion, WireEmbeddingResponse, WireModelList
@@ -97,13 +94,14 @@ class OpenAIProvider:
         self.http = http
         self.base_url = base
         url = httpx.URL(base)
-        self._where = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+        self._where = f"the upstream at {url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         self._secret = self.settings.api_key or None
         headers = {"accept": "application/json"}
         if self._secret:
             headers["authorization"] = f"Bearer {self._secret}"
         headers.update({k.lower(): v for k, v in self.settings.headers.items()})
         self._headers = headers
+        self._responses = NativeResponses(self.open)
         t, base_timeout = self.settings.timeout, http.timeout
         self._timeout: httpx.Timeout | Any = (
             httpx.Timeout(connect=base_timeout.connect, read=t, write=t, pool=base_timeout.pool)
@@ -141,15 +139,15 @@ class OpenAIProvider:
         try:
             response = await self.http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise self._before_answer(exc) from None
+            raise from_transport_error(exc, upstream=self._where) from None
         try:
             if not response.is_success:
                 body = await response.aread()
-                retry = retry_after_seconds(response.headers)
+                retry = retry_after(response.headers)
                 raise status_error(response.status_code, body, retry_after=retry, secret=self._secret)
             yield response
         except httpx.HTTPError as exc:
-            raise self._mid_answer(exc) from None
+            raise from_transport_error(exc, upstream=self._where, mid_answer=True) from None
         finally:
             await response.aclose()
 
@@ -160,19 +158,6 @@ class OpenAIProvider:
             return decoder.decode(raw)  # type: ignore[no-any-return]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise UpstreamError(f"the upstream sent an unreadable {what}: {exc}") from None
-
-    def _before_answer(self, exc: httpx.HTTPError) -> HexgateError:
-        reason = _reason(exc)
-        if isinstance(exc, httpx.ConnectError) or (isinstance(exc, httpx.ConnectTimeout) and _refused(exc)):
-            return UpstreamConnectError(f"could not connect to the upstream at {self._where}: {reason}")
-        if isinstance(exc, httpx.TimeoutException) and _timed_out(exc):
-            return UpstreamTimeout(f"the upstream at {self._where} did not answer in time ({reason})")
-        return UpstreamError(f"the connection to the upstream at {self._where} failed before an answer: {reason}")
-
-    def _mid_answer(self, exc: httpx.HTTPError) -> HexgateError:
-        if isinstance(exc, httpx.TimeoutException) and _timed_out(exc):
-            return UpstreamTimeout(f"the upstream at {self._where} stopped sending mid-answer ({_reason(exc)})")
-        return UpstreamError(f"the connection to the upstream at {self._where} broke mid-answer: {_reason(exc)}")
 
     # ------------------------------------------------------------ operations
 
@@ -204,7 +189,7 @@ class OpenAIProvider:
                     completion = completion_from_wire(
                         wire, model=ctx.model, think_tags=self.settings.think_tags, secret=self._secret
                     )
-                    for chunk in chunks_from_completion(completion):
+                    for chunk in completion_as_chunks(completion):
                         yield chunk
                     return
             async for event in iter_sse(_prepend(head, body)):
@@ -235,7 +220,7 @@ class OpenAIProvider:
     async def respond(
         self, request: ResponseRequest, ctx: CallContext
     ) -> Response | AsyncIterator[ResponseStreamEvent]:
-        return await native_respond(self, request, ctx)
+        return await self._responses.respond(request, ctx)
 
     async def list_models(self) -> list[Model]:
         if self.settings.models is not None:
@@ -250,35 +235,3 @@ async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byt
         yield head
     async for piece in rest:
         yield piece
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None and cause not in chain and len(chain) < 8:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    return chain
-
-
-def _refused(exc: httpx.HTTPError) -> bool:
-    """A ``ConnectTimeout`` whose cause is a failed connect (aiohttp's ``ClientConnectorError`` is an
-    OSError), not a timeout nor a connection the server dropped after accepting the request."""
-    return any(isinstance(c, OSError) and not isinstance(c, TimeoutError) for c in _causes(exc))
-
-
-def _timed_out(exc: httpx.HTTPError) -> bool:
-    """A real timeout: httpx's own read/write/pool timeouts, or a ``ConnectTimeout`` caused by one
-    (not aiohttp's mapping of a dropped connection to ``ConnectTimeout``)."""
-    if not isinstance(exc, httpx.ConnectTimeout):
-        return True
-    causes = _causes(exc)
-    return not causes or any(isinstance(c, TimeoutError) or "Timeout" in type(c).__name__ for c in causes)
-
-
-def _reason(exc: BaseException) -> str:
-    for candidate in (exc, *_causes(exc)):
-        text = str(candidate).strip()
-        if text:
-            return text[:300]
-    return type(exc).__name__

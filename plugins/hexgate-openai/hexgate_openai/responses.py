@@ -1,7 +1,7 @@
 """Native Responses API pass-through (``POST {base_url}/responses``) for upstreams that have one.
 
 The client's body goes upstream as it came (``model`` set to the upstream's id; built-in tools, items
-and unknown keys included: :func:`hexgate.native.request_payload`); the answer comes back byte for
+and unknown keys included: :func:`hexgate.plugin_kit.request_payload`); the answer comes back byte for
 byte: a JSON response object as :class:`~hexgate.schemas.responses.NativeResponse`, an event stream
 as :class:`~hexgate.schemas.responses.RawEvent`\\ s (``obfuscation``, ``logprobs`` and all; capture
 ``openai--responses--openai-reasoning-encrypted-content.1``). Upstream errors map as for chat
@@ -22,25 +22,19 @@ request for an unknown model never turns the provider chat-only for everyone.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import httpx
 import msgspec
 
 from hexgate.errors import HexgateError, Unsupported, UpstreamError, UpstreamRejected
-from hexgate.native import open_events, request_payload
+from hexgate.plugin_kit import open_events, request_payload
 from hexgate.protocol import CallContext
 from hexgate.schemas.responses import NativeResponse, Response, ResponseRequest, ResponseStreamEvent
 
-if TYPE_CHECKING:
-    from hexgate_openai.provider import OpenAIProvider
-
-__all__ = ["native_respond"]
-
-_chat_only: weakref.WeakSet[OpenAIProvider] = weakref.WeakSet()
-"""Providers whose upstream said it has no ``/responses`` route: bridged from then on."""
+__all__ = ["NativeResponses", "Opener"]
 _ROUTE_MISSING = re.compile(
     r"^(?:404 )?(?:page |file )?not found\.?$|invalid url|unexpected endpoint|no (?:such )?route|cannot post"
     r"|unknown (?:url|path)|/responses|^the upstream answered http 40[45]$",
@@ -69,37 +63,54 @@ def _no_endpoint(exc: HexgateError) -> tuple[bool, bool]:
     return True, _ROUTE_MISSING.search(exc.message.strip()) is not None
 
 
-async def native_respond(
-    provider: OpenAIProvider, request: ResponseRequest, ctx: CallContext
-) -> Response | AsyncIterator[ResponseStreamEvent]:
-    """The upstream's own ``/responses`` answer: a :class:`NativeResponse`, or (``stream: true``) an
-    async iterator of :class:`RawEvent` whose first step already has the answer's status checked.
+class Opener(Protocol):
+    """How this module reaches the upstream: ``OpenAIProvider.open`` (one request; the unread 2xx
+    answer, closed on exit; the mapped hexgate error for anything else)."""
 
-    Raises :class:`Unsupported` when the upstream has no ``/responses`` (the core bridges), the
-    mapped hexgate error for any other failure before the answer, :class:`UpstreamError` (502) for
-    an answer that is not a response object or an event stream.
-    """
-    if provider in _chat_only:
-        raise _unsupported()
-    payload = request_payload(request, ctx)
-    try:
-        if request.stream is True:
-            return await open_events(
-                provider.open("POST", "/responses", payload=payload, stream=True), not_a_stream=_not_a_stream
-            )
-        async with provider.open("POST", "/responses", payload=payload) as answer:
-            raw = await answer.aread()
-    except HexgateError as exc:
-        bridge, remember = _no_endpoint(exc)
-        if remember:
-            _chat_only.add(provider)
-        if bridge:
-            raise _unsupported() from None
-        raise
-    try:
-        return NativeResponse.from_json(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise UpstreamError(f"the upstream sent an unreadable response object: {exc}") from None
+    def __call__(
+        self, method: str, path: str, *, payload: Any = None, stream: bool = False
+    ) -> AbstractAsyncContextManager[httpx.Response]: ...
+
+
+class NativeResponses:
+    """One provider's ``/responses`` pass-through; ``chat_only`` becomes true (for this provider
+    only, for its lifetime) once its upstream said the route itself is missing."""
+
+    def __init__(self, open_: Opener) -> None:
+        self._open = open_
+        self.chat_only = False
+
+    async def respond(
+        self, request: ResponseRequest, ctx: CallContext
+    ) -> Response | AsyncIterator[ResponseStreamEvent]:
+        """The upstream's own ``/responses`` answer: a :class:`NativeResponse`, or (``stream: true``)
+        an async iterator of :class:`RawEvent` whose first step already has the answer's status checked.
+
+        Raises :class:`Unsupported` when the upstream has no ``/responses`` (the core bridges), the
+        mapped hexgate error for any other failure before the answer, :class:`UpstreamError` (502) for
+        an answer that is not a response object or an event stream.
+        """
+        if self.chat_only:
+            raise _unsupported()
+        payload = request_payload(request, ctx)
+        try:
+            if request.stream is True:
+                return await open_events(
+                    self._open("POST", "/responses", payload=payload, stream=True), not_a_stream=_not_a_stream
+                )
+            async with self._open("POST", "/responses", payload=payload) as answer:
+                raw = await answer.aread()
+        except HexgateError as exc:
+            bridge, remember = _no_endpoint(exc)
+            if remember:
+                self.chat_only = True
+            if bridge:
+                raise _unsupported() from None
+            raise
+        try:
+            return NativeResponse.from_json(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamError(f"the upstream sent an unreadable response object: {exc}") from None
 
 
 def _not_a_stream(response: httpx.Response, body: bytes) -> BaseException:

@@ -15,10 +15,8 @@ No I/O here: the provider hands in bytes, headers and Structs. What it normalise
 
 from __future__ import annotations
 
-import email.utils
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -63,13 +61,11 @@ __all__ = [
     "ThinkSplitter",
     "body_error",
     "chat_payload",
-    "chunks_from_completion",
     "completion_from_wire",
     "embeddings_from_wire",
     "embeddings_payload",
     "models_from_ids",
     "models_from_wire",
-    "retry_after_seconds",
     "split_think",
     "status_error",
 ]
@@ -219,29 +215,6 @@ def body_error(
     if base_resp is not None:
         return _base_resp_error(base_resp, secret)
     return None
-
-
-def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` (milliseconds, preferred as openai-python does) or
-    ``retry-after`` (seconds or an HTTP date); None when absent or unreadable."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def status_error(
@@ -623,43 +596,6 @@ def _empty(delta: Delta) -> bool:
         and delta.refusal is UNSET
         and delta.reasoning_details is UNSET
     )
-
-
-def chunks_from_completion(completion: ChatCompletion) -> list[ChatCompletionChunk]:
-    """A whole answer as a stream (for an upstream that ignored ``stream: true``): one chunk per
-    choice with everything in its delta and its finish_reason, usage on the last."""
-    chunks = []
-    for choice in completion.choices:
-        message = choice.message
-        delta = Delta(role="assistant", content=message.content or "")
-        if message.reasoning_content:
-            delta.reasoning_content = message.reasoning_content
-        if message.reasoning_details:
-            delta.reasoning_details = message.reasoning_details
-        if message.tool_calls:
-            delta.tool_calls = [
-                ToolCallDelta(
-                    index=i,
-                    id=call.id,
-                    type="function",
-                    function=FunctionCallDelta(name=call.function.name, arguments=call.function.arguments),
-                )
-                for i, call in enumerate(message.tool_calls)
-            ]
-        if message.refusal:
-            delta.refusal = message.refusal
-        chunks.append(
-            ChatCompletionChunk(
-                id=completion.id,
-                created=completion.created,
-                model=completion.model,
-                choices=[ChunkChoice(index=choice.index, delta=delta, finish_reason=choice.finish_reason)],
-                system_fingerprint=completion.system_fingerprint,
-            )
-        )
-    if chunks and completion.usage:
-        chunks[-1].usage = completion.usage
-    return chunks
 
 
 # ---------------------------------------------------------------- embeddings and models

@@ -18,7 +18,9 @@ from hexgate.testing import check_stream, free_port, running_gateway, running_pr
 pytestmark = pytest.mark.e2e
 
 MODEL = "llamacpp/smollm2"
-PROMPT = [{"role": "user", "content": "Name three colours."}]
+PROMPT = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+"""A prompt whose greedy answer has no near-tie at any token (with "Name three colours." the first token
+is a near-tie that builds of llama.cpp break differently between a fresh and a cached prompt)."""
 
 
 def smollm2_gguf() -> Path:

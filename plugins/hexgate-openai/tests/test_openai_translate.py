@@ -14,7 +14,6 @@ from hexgate_openai.translate import (
     completion_from_wire,
     embeddings_payload,
     models_from_wire,
-    retry_after_seconds,
     split_think,
     status_error,
 )
@@ -250,21 +249,6 @@ def test_status_error_never_carries_our_key() -> None:
     error = status_error(401, body, secret="test-key-000123")
     assert isinstance(error, UpstreamAuthError)
     assert "test-key-000123" not in error.message and "Incorrect API key" in error.message
-
-
-@pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [
-        ({"retry-after": "7"}, 7.0),
-        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, 10.0),
-        ({"retry-after": "soon"}, None),
-        ({}, None),
-    ],
-)
-def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
-    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
-    assert retry_after_seconds(headers, now=now) == seconds
 
 
 def test_rate_limit_status_carries_retry_after_header() -> None:

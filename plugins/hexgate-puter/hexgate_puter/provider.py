@@ -26,17 +26,15 @@ from hexgate.errors import (
     AuthenticationFailed,
     HexgateError,
     Unsupported,
-    UpstreamConnectError,
     UpstreamError,
-    UpstreamTimeout,
 )
+from hexgate.plugin_kit import completion_as_chunks, from_transport_error, iter_lines, iter_sse, retry_after
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, StreamOptions
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.images import GeneratedImage, ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model, ModelCapabilities
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
-from hexgate.sse import iter_lines, iter_sse
 from hexgate_puter import translate, wire
 
 __all__ = ["PuterProvider", "PuterSettings"]
@@ -67,29 +65,13 @@ class PuterSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Puter's ``test_mode``: canned answers that cost nothing (driver calls only)."""
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
 @contextlib.contextmanager
 def _transport_errors(base: str) -> Iterator[None]:
-    """httpx failures → the hexgate error tree: refused connection → 502 :class:`UpstreamConnectError`,
-    any timeout → 504 (the core's aiohttp transport reports a reset mid-answer as ``ConnectTimeout``,
-    so that one does not prove nothing was sent), anything else → 502."""
+    """httpx failures → the hexgate error tree (:func:`hexgate.plugin_kit.from_transport_error`)."""
     try:
         yield
-    except httpx.ConnectError:
-        raise UpstreamConnectError(f"could not connect to Puter at {base}") from None
-    except httpx.ConnectTimeout:
-        raise UpstreamTimeout("the connection to Puter timed out or was reset") from None
-    except httpx.TimeoutException:
-        raise UpstreamTimeout("Puter did not answer in time") from None
     except httpx.HTTPError as exc:
-        raise UpstreamError(f"the connection to Puter failed: {type(exc).__name__}") from None
+        raise from_transport_error(exc, upstream=f"Puter at {base}") from None
 
 
 def _image_format(data: bytes) -> str | None:
@@ -149,7 +131,7 @@ class PuterProvider:
             code, message, inner = None, body[:200].decode("utf-8", "replace").strip() or None, None
         effective = status if status >= 400 else (inner or status)
         return translate.map_error(
-            status=effective, code=code, message=message, retry_after=_retry_after(headers), client_token=client_token
+            status=effective, code=code, message=message, retry_after=retry_after(headers), client_token=client_token
         )
 
     def _result(self, status: int, headers: httpx.Headers, body: bytes, client_token: bool) -> wire.ChatResult:
@@ -197,7 +179,7 @@ class PuterProvider:
                     body = await resp.aread()
                     result = self._result(resp.status_code, resp.headers, body, mine)
                     whole = translate.completion_from(result, model=ctx.model, cid=cid, created=created)
-                    for chunk in translate.chunks_from_completion(whole):
+                    for chunk in completion_as_chunks(whole):
                         yield chunk
                     return
                 async for raw in iter_lines(resp.aiter_bytes()):

@@ -61,7 +61,6 @@ __all__ = [
     "RATE_CODES",
     "StreamTranslator",
     "chat_args",
-    "chunks_from_completion",
     "completion_from",
     "error_details",
     "image_args",
@@ -469,38 +468,6 @@ def model_from(entry: wire.ModelEntry | str) -> Model:
     if _int(entry.max_tokens):
         model.max_output_tokens = entry.max_tokens
     return model
-
-
-def chunks_from_completion(completion: ChatCompletion) -> list[ChatCompletionChunk]:
-    """A whole completion as a stream (for an upstream that answered a streamed request in one
-    piece): reasoning, content, each tool call as a header and one arguments delta, then the
-    finish chunk carrying usage."""
-    choice = completion.choices[0]
-    message = choice.message
-
-    def chunk(delta: Delta, finish: str | None = None) -> ChatCompletionChunk:
-        return ChatCompletionChunk(
-            id=completion.id,
-            created=completion.created,
-            model=completion.model,
-            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)],
-        )
-
-    out: list[ChatCompletionChunk] = []
-    if isinstance(message.reasoning_content, str) and message.reasoning_content:
-        out.append(chunk(Delta(reasoning_content=message.reasoning_content)))
-    if message.content:
-        out.append(chunk(Delta(content=message.content)))
-    for i, call in enumerate(message.tool_calls or []):
-        head = FunctionCallDelta(name=call.function.name, arguments="")
-        out.append(chunk(Delta(tool_calls=[ToolCallDelta(index=i, id=call.id, type="function", function=head)])))
-        body = FunctionCallDelta(arguments=call.function.arguments)
-        out.append(chunk(Delta(tool_calls=[ToolCallDelta(index=i, function=body)])))
-    last = chunk(Delta(), choice.finish_reason or "stop")
-    if completion.usage:
-        last.usage = completion.usage
-    out.append(last)
-    return out
 
 
 # ---------------------------------------------------------------- OpenAI-compatible mode

@@ -23,6 +23,7 @@ from hexgate.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
+from hexgate.plugin_kit import completion_as_chunks
 from hexgate.schemas.chat import ChatCompletionRequest
 from hexgate.schemas.images import ImageGenerationRequest
 
@@ -277,7 +278,7 @@ def test_stream_error_lines(line: dict[str, Any], kind: type[HexgateError], stat
     assert (caught.value.status, caught.value.code) == (status, code)
 
 
-def test_chunks_from_completion() -> None:
+def test_a_whole_answer_replays_as_chunks() -> None:
     result = _result.decode(
         json.dumps(
             {
@@ -291,12 +292,14 @@ def test_chunks_from_completion() -> None:
         )
     )
     whole = translate.completion_from(result, model="m", cid="c", created=1)
-    deltas = [encoded(c)["choices"][0] for c in translate.chunks_from_completion(whole)]
+    deltas = [encoded(c)["choices"][0] for c in completion_as_chunks(whole)]
     assert [d["delta"] for d in deltas] == [
-        {"reasoning_content": "why"},
-        {"content": "ok"},
-        {"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}]},
-        {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": "ok",
+            "reasoning_content": "why",
+            "tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {},
     ]
     assert deltas[-1]["finish_reason"] == "tool_calls"
