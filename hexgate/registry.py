@@ -32,6 +32,7 @@ from hexgate.plugins import PluginError, load_factory
 from hexgate.protocol import Closable, Provider, Startable
 from hexgate.schemas.models import Model
 from hexgate.settings import AliasTarget, ConfigError, Settings, Timeouts, path_of, placeholder_key
+from hexgate.trace import Spans
 
 __all__ = ["CONNECT_TIMEOUT", "Breaker", "Plan", "Registry", "Route", "build_registry", "is_pattern"]
 
@@ -145,6 +146,8 @@ class Registry:
         :data:`_MAX_BREAKERS` (the oldest is dropped)."""
         self.random = random.Random()
         """Draws the weighted order of equal-rank targets; tests may seed it."""
+        self.spans: Spans | None = None
+        """Makes a span per upstream attempt when traces are on (:func:`hexgate.ops.tracing.instrument`)."""
 
     def alias_of(self, model: str) -> str | None:
         """The ``[models.<alias>]`` name ``model`` uses: itself when it is an alias; else None for

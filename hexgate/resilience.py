@@ -30,8 +30,8 @@ Public entry points, for routes and for the Responses bridge::
     await start(registry, model, ctx, op, trace=trace)       -> whatever op(route, ctx, deadline) starts
 
 ``ctx`` is a template: each attempt gets a copy with the target's model id and the time left.
-A :class:`Trace` records which target answered and after how many attempts (the middleware sends
-it as ``x-hexgate-provider`` / ``x-hexgate-attempts``).
+A :class:`~hexgate.trace.Trace` (re-exported here) records which target answered and after how
+many attempts (the middleware sends it as ``x-hexgate-provider`` / ``x-hexgate-attempts``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ from hexgate.errors import (
 )
 from hexgate.protocol import CallContext
 from hexgate.registry import CONNECT_TIMEOUT, Plan, Registry, Route
-from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
+from hexgate.trace import Trace, traced, traced_chunks
 
 __all__ = [
     "OpenedStream",
@@ -74,27 +75,6 @@ log = logging.getLogger("hexgate.resilience")
 usage_log = logging.getLogger("hexgate.usage")
 
 T = TypeVar("T")
-
-
-class Trace:
-    """What happened to one request: the target tried last (the one that answered, on success), how
-    many upstream attempts were made, and whether the last one answered. A target that never answered
-    is only a name a client sent: accounting keys nothing by it unless the config names it."""
-
-    __slots__ = ("answered", "attempts", "provider", "target")
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.provider: str | None = None
-        self.target: str | None = None
-        self.answered = False
-
-    def note(self, route: Route, *, answered: bool = False) -> None:
-        """An attempt on ``route`` (``answered``: one that has already succeeded)."""
-        self.attempts += 1
-        self.provider = route.provider_id
-        self.target = route.target
-        self.answered = answered
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -278,10 +258,11 @@ async def chat(
 ) -> ChatCompletion:
     """A non-streamed chat completion for ``request.model`` through its plan. Raises the error tree;
     a client disconnect (cancellation) is logged with the usage known so far and propagates."""
-    from hexgate.routes.chat import estimate_prompt_tokens
 
     async def op(route: Route, call_ctx: CallContext) -> ChatCompletion:
-        return await route.provider.chat(request, call_ctx)
+        return await traced(
+            registry.spans, "chat", route.provider_id, call_ctx, lambda: route.provider.chat(request, call_ctx)
+        )
 
     return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: estimate_prompt_tokens(request))
 
@@ -292,7 +273,9 @@ async def embed(
     """Embeddings for ``request.model`` through its plan; same rules as :func:`chat`."""
 
     async def op(route: Route, call_ctx: CallContext) -> EmbeddingResponse:
-        return await route.provider.embed(request, call_ctx)
+        return await traced(
+            registry.spans, "embeddings", route.provider_id, call_ctx, lambda: route.provider.embed(request, call_ctx)
+        )
 
     return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: 0)
 
@@ -349,8 +332,6 @@ async def open_stream(
     """Start ``provider.stream_chat`` on the plan's targets until one yields its first chunk within
     ``first_byte``; earlier failures fall back and retry as :func:`chat` does. Raises the error tree
     when every attempt failed (nothing has reached the client then)."""
-    from hexgate.routes.chat import estimate_prompt_tokens
-
     plan = registry.plan(request.model)
     trace = trace if trace is not None else Trace()
     loop = asyncio.get_running_loop()
@@ -360,7 +341,9 @@ async def open_stream(
         limit = _limit(route, left)
         token = CONNECT_TIMEOUT.set(route.timeouts.connect)
         call_ctx = msgspec.structs.replace(ctx, model=route.model, timeout=left)
-        upstream = route.provider.stream_chat(request, call_ctx)
+        upstream = traced_chunks(
+            registry.spans, route.provider_id, call_ctx, lambda: route.provider.stream_chat(request, call_ctx)
+        )
         try:
             first = await _timed(anext(upstream, None), limit, f"{route.provider_id} did not start streaming")
         except BaseException:

@@ -1,9 +1,11 @@
 """OpenTelemetry traces: Litestar's OpenTelemetry plugin makes the server span of each request, and
-:class:`TracedProvider` a client span for each upstream attempt (each provider call the resilience
-layer makes: a fallback or a retry is one more span), following the GenAI semantic conventions::
+:class:`AttemptSpans` a client span for each upstream attempt (each provider call the resilience
+layer makes: a fallback or a retry is one more span; the native Responses and Messages calls and image
+generation one each), following the GenAI semantic conventions::
 
     span name   "<gen_ai.operation.name> <gen_ai.request.model>", kind CLIENT
-    attributes  gen_ai.operation.name (chat | embeddings), gen_ai.provider.name (hexgate's provider id),
+    attributes  gen_ai.operation.name (chat | embeddings | generate_content for images),
+                gen_ai.provider.name (hexgate's provider id),
                 gen_ai.request.model (the upstream's model id), gen_ai.response.model, gen_ai.response.id,
                 gen_ai.response.finish_reasons, gen_ai.usage.input_tokens, gen_ai.usage.output_tokens,
                 error.type (on failure), hexgate.request_id
@@ -19,14 +21,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 from hexgate.errors import Unsupported
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry
+from hexgate.schemas.chat import ChatCompletionChunk
 
-__all__ = ["TracedProvider", "available", "instrument", "make_tracer_provider", "plugin"]
+__all__ = ["AttemptSpans", "available", "instrument", "make_tracer_provider", "plugin"]
 
 log = logging.getLogger("hexgate.ops.tracing")
 
@@ -79,140 +81,65 @@ def plugin(tracer_provider: Any) -> Any:
 
 
 def instrument(registry: Registry, tracer: Any) -> None:
-    """Wrap every provider of ``registry`` in a :class:`TracedProvider` (once)."""
-    registry.providers = {
-        pid: p if isinstance(p, TracedProvider) else TracedProvider(pid, p, tracer)
-        for pid, p in registry.providers.items()
-    }
+    """Make ``registry``'s upstream attempts traced: its :attr:`~hexgate.registry.Registry.spans` hook
+    starts spans on ``tracer`` (an OpenTelemetry ``Tracer``). The providers themselves are untouched."""
+    registry.spans = AttemptSpans(tracer)
 
 
-class TracedProvider:
-    """A provider whose calls each make a client span; every other attribute is the provider's own."""
+class AttemptSpans:
+    """The :class:`hexgate.trace.Spans` hook on an OpenTelemetry ``Tracer``: one CLIENT span per
+    attempt, named and attributed as the module doc says."""
 
-    def __init__(self, provider_id: str, inner: Any, tracer: Any) -> None:
-        self._pid = provider_id
-        self._inner = inner
+    __slots__ = ("_tracer",)
+
+    def __init__(self, tracer: Any) -> None:
         self._tracer = tracer
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def _start(self, operation: str, ctx: CallContext) -> Any:
+    def start(self, operation: str, provider_id: str, ctx: CallContext) -> _AttemptSpan:
         from opentelemetry.trace import SpanKind
 
-        return self._tracer.start_span(
+        span = self._tracer.start_span(
             f"{operation} {ctx.model}",
             kind=SpanKind.CLIENT,
             attributes={
                 "gen_ai.operation.name": operation,
-                "gen_ai.provider.name": self._pid,
+                "gen_ai.provider.name": provider_id,
                 "gen_ai.request.model": ctx.model,
                 "hexgate.request_id": ctx.request_id,
             },
         )
-
-    async def chat(self, request: Any, ctx: CallContext) -> Any:
-        span = self._start("chat", ctx)
-        try:
-            result = await self._inner.chat(request, ctx)
-        except BaseException as exc:
-            _failed(span, exc)
-            raise
-        else:
-            _answered(span, result)
-            _usage(span, getattr(result, "usage", None))
-            return result
-        finally:
-            span.end()
-
-    def stream_chat(self, request: Any, ctx: CallContext) -> AsyncIterator[Any]:
-        return self._stream(request, ctx)
-
-    async def _stream(self, request: Any, ctx: CallContext) -> AsyncIterator[Any]:
-        span = self._start("chat", ctx)
-        upstream = self._inner.stream_chat(request, ctx)
-        usage = None
-        reasons: list[str] = []
-        try:
-            async for chunk in upstream:
-                if chunk.usage:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        reasons.append(choice.finish_reason)
-                yield chunk
-        except BaseException as exc:
-            _failed(span, exc)
-            raise
-        finally:
-            closer = getattr(upstream, "aclose", None)
-            try:
-                if closer is not None:
-                    await closer()
-            finally:
-                if reasons:
-                    span.set_attribute("gen_ai.response.finish_reasons", reasons)
-                _usage(span, usage)
-                span.end()
-
-    async def embed(self, request: Any, ctx: CallContext) -> Any:
-        span = self._start("embeddings", ctx)
-        try:
-            result = await self._inner.embed(request, ctx)
-        except BaseException as exc:
-            _failed(span, exc)
-            raise
-        else:
-            _usage(span, getattr(result, "usage", None))
-            return result
-        finally:
-            span.end()
-
-    async def respond(self, request: Any, ctx: CallContext) -> Any:
-        span = self._start("chat", ctx)
-        try:
-            result = await self._inner.respond(request, ctx)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
-        if hasattr(result, "__aiter__"):
-            return _events(result, span)
-        span.end()
-        return result
-
-    async def messages(self, body: bytes, headers: Any, ctx: CallContext) -> Any:
-        """The native Messages dialect when the provider has it; else ``Unsupported`` (the core bridges)."""
-        native = getattr(self._inner, "messages", None)
-        if native is None:
-            raise Unsupported("this provider does not speak the Messages dialect natively")
-        span = self._start("chat", ctx)
-        try:
-            result = await native(body, headers, ctx)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
-        if hasattr(result, "__aiter__"):
-            return _events(result, span)
-        span.end()
-        return result
+        return _AttemptSpan(span)
 
 
-async def _events(events: Any, span: Any) -> AsyncIterator[Any]:
-    try:
-        async for event in events:
-            yield event
-    except BaseException as exc:
-        _failed(span, exc)
-        raise
-    finally:
-        closer = getattr(events, "aclose", None)
-        try:
-            if closer is not None:
-                await closer()
-        finally:
-            span.end()
+class _AttemptSpan:
+    """An OpenTelemetry span and what a stream told it so far (finish reasons, usage)."""
+
+    __slots__ = ("_reasons", "_span", "_usage")
+
+    def __init__(self, span: Any) -> None:
+        self._span = span
+        self._reasons: list[str] = []
+        self._usage: Any = None
+
+    def answered(self, result: object) -> None:
+        _answered(self._span, result)
+        _usage(self._span, getattr(result, "usage", None))
+
+    def chunk(self, chunk: ChatCompletionChunk) -> None:
+        if chunk.usage:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.finish_reason:
+                self._reasons.append(choice.finish_reason)
+
+    def failed(self, exc: BaseException) -> None:
+        _failed(self._span, exc)
+
+    def end(self) -> None:
+        if self._reasons:
+            self._span.set_attribute("gen_ai.response.finish_reasons", self._reasons)
+        _usage(self._span, self._usage)
+        self._span.end()
 
 
 def _failed(span: Any, exc: BaseException) -> None:
@@ -244,10 +171,12 @@ def _answered(span: Any, result: Any) -> None:
 def _usage(span: Any, usage: Any) -> None:
     if usage is None:
         return
-    for attribute, name in (
-        ("gen_ai.usage.input_tokens", "prompt_tokens"),
-        ("gen_ai.usage.output_tokens", "completion_tokens"),
+    for attribute, names in (
+        ("gen_ai.usage.input_tokens", ("prompt_tokens", "input_tokens")),  # chat, embeddings; images
+        ("gen_ai.usage.output_tokens", ("completion_tokens", "output_tokens")),
     ):
-        value = getattr(usage, name, None)
-        if isinstance(value, int):
-            span.set_attribute(attribute, value)
+        for name in names:
+            value = getattr(usage, name, None)
+            if isinstance(value, int):
+                span.set_attribute(attribute, value)
+                break

@@ -12,13 +12,9 @@ from litestar import Request, Response
 from hexgate.errors import InvalidRequest, UpstreamTimeout
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
-from hexgate.resilience import Trace
+from hexgate.trace import TRACE_KEY, Trace
 
 __all__ = ["TRACE_KEY", "call_context", "decode_body", "json_response", "trace_of", "with_deadline"]
-
-TRACE_KEY = "hexgate_trace"
-"""Where a request's :class:`~hexgate.resilience.Trace` lives in ``scope["state"]``; the gateway
-middleware turns it into ``x-hexgate-provider`` / ``x-hexgate-attempts`` headers."""
 
 T = TypeVar("T")
 

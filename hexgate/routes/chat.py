@@ -33,10 +33,11 @@ from hexgate.reasoning_format import HEADER as REASONING_HEADER
 from hexgate.reasoning_format import StreamRenderer, choose, render_completion
 from hexgate.registry import Registry
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of
-from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage
+from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage, estimate_prompt_tokens
 from hexgate.sse import DONE, data_frame
+from hexgate.trace import Trace
 
-__all__ = ["chat_completions", "estimate_prompt_tokens"]
+__all__ = ["chat_completions"]
 
 log = logging.getLogger("hexgate.chat")
 
@@ -100,7 +101,7 @@ async def chat_completions(request: Request[Any, Any, Any], registry: NamedDepen
     return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS | _param_headers(chat, registry, trace))
 
 
-def _param_headers(chat: ChatCompletionRequest, registry: Registry, trace: resilience.Trace) -> dict[str, str]:
+def _param_headers(chat: ChatCompletionRequest, registry: Registry, trace: Trace) -> dict[str, str]:
     provider = registry.providers.get(trace.provider or "")
     return params.headers_for(chat, provider) if provider is not None else {}
 
@@ -111,7 +112,7 @@ async def _relay(
     chat: ChatCompletionRequest,
     *,
     request_id: str = "",
-    trace: resilience.Trace | None = None,
+    trace: Trace | None = None,
     meter: Meter | None = None,
     renderer: StreamRenderer | None = None,
 ) -> AsyncIterator[bytes]:
@@ -191,10 +192,3 @@ async def _relay(
             else:
                 meter.tokens(estimate_prompt_tokens(chat), pieces)
         await resilience.close_quietly(upstream)
-
-
-def estimate_prompt_tokens(chat: ChatCompletionRequest) -> int:
-    """A local estimate for upstreams that report no usage: about four characters a token,
-    plus four tokens of framing per message (OpenAI's cookbook rule of thumb)."""
-    chars = sum(len(m.text()) for m in chat.messages)
-    return (chars + 3) // 4 + 4 * len(chat.messages)

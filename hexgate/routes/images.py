@@ -34,6 +34,7 @@ from hexgate.registry import Registry
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
 from hexgate.routes._image_store import ImageStore, sniff_media_type
 from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse, ImagesUsage
+from hexgate.trace import traced
 
 __all__ = ["FILES_PATH", "IMAGE_TOKENS_ESTIMATE", "image_file", "image_generations"]
 
@@ -113,7 +114,10 @@ async def image_generations(request: Request[Any, Any, Any], registry: NamedDepe
     ctx = call_context(request, route, body, registry)
     meter = meter_of(request, model=model)
     trace_of(request).note(route)  # the target prices and usage rows are booked under
-    result = await with_deadline(provider.generate_image(req, ctx), ctx.timeout)
+    generate = traced(
+        registry.spans, "generate_content", route.provider_id, ctx, lambda: provider.generate_image(req, ctx)
+    )
+    result = await with_deadline(generate, ctx.timeout)
     if isinstance(result.usage, ImagesUsage):
         meter.tokens(result.usage.input_tokens, result.usage.output_tokens)
     else:

@@ -36,10 +36,10 @@ from hexgate.ops.middleware import KEY_STATE
 from hexgate.protocol import CallContext, MessagesProvider
 from hexgate.registry import Registry, Route
 from hexgate.routes._common import call_context, decode_body, trace_of, with_deadline
-from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas import messages as m
-from hexgate.schemas.chat import ChatCompletionRequest
+from hexgate.schemas.chat import ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.responses import RawEvent
+from hexgate.trace import traced_chunks, traced_events
 
 __all__ = ["PREFIX", "count_tokens", "create_message"]
 
@@ -179,9 +179,13 @@ class _Call:
     async def attempt(
         self, route: Route, ctx: CallContext, deadline: float
     ) -> bytes | _Native | resilience.OpenedStream:
-        if isinstance(route.provider, MessagesProvider):
+        spans = self.registry.spans
+        native = route.provider
+        if isinstance(native, MessagesProvider):
             try:
-                result = await route.provider.messages(self.body, self.headers, ctx)
+                result = await traced_events(
+                    spans, route.provider_id, ctx, lambda: native.messages(self.body, self.headers, ctx)
+                )
             except Unsupported:
                 pass
             else:
@@ -193,7 +197,8 @@ class _Call:
                     await resilience.close_quietly(result)
                     raise
         chat = self.bridged()
-        upstream = route.provider.stream_chat(chat, msgspec.structs.replace(ctx, body=None))
+        chat_ctx = msgspec.structs.replace(ctx, body=None)
+        upstream = traced_chunks(spans, route.provider_id, chat_ctx, lambda: route.provider.stream_chat(chat, chat_ctx))
         try:
             first = await anext(upstream, None)
         except BaseException:

@@ -49,9 +49,10 @@ from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.response_store import ResponseStore, StoredResponse, owner_of
 from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
-from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas import responses as r
+from hexgate.schemas.chat import estimate_prompt_tokens
 from hexgate.sse import event_frame
+from hexgate.trace import traced_events
 
 __all__ = ["create_response", "delete_response", "list_input_items", "retrieve_response"]
 
@@ -196,7 +197,10 @@ async def create_response(
             req, input=[*r.decode_items(history, output=True), *req.items()], previous_response_id=UNSET
         )
     try:
-        result = await with_deadline(route.provider.respond(native_req, native_ctx), _total(route, registry))
+        respond = traced_events(
+            registry.spans, route.provider_id, native_ctx, lambda: route.provider.respond(native_req, native_ctx)
+        )
+        result = await with_deadline(respond, _total(route, registry))
     except Unsupported:
         return await _bridged(request, registry, req, ctx, record, call)
     trace_of(request).note(route, answered=True)
@@ -249,7 +253,7 @@ class _Call:
             self.meter.tokens(self.estimate_input(), deltas)
 
     def estimate_input(self) -> int:
-        """Input tokens as :func:`~hexgate.routes.chat.estimate_prompt_tokens` counts them for chat."""
+        """Input tokens as :func:`~hexgate.schemas.chat.estimate_prompt_tokens` counts them for chat."""
         try:
             chat = bridge.to_chat_request(self.req, history=_items(self.context), stream=False)
         except (HexgateError, msgspec.ValidationError, msgspec.DecodeError):  # items chat cannot say

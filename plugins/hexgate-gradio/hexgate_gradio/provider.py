@@ -47,7 +47,6 @@ from hexgate.errors import (
 )
 from hexgate.plugin_kit import from_transport_error
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
-from hexgate.routes.chat import estimate_prompt_tokens
 from hexgate.schemas.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -57,6 +56,7 @@ from hexgate.schemas.chat import (
     ChunkChoice,
     Delta,
     Usage,
+    estimate_prompt_tokens,
 )
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model, ModelCapabilities
