@@ -249,8 +249,6 @@ async def test_iter_sse_reads_events_split_anywhere() -> None:
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 ALLOWED = ("hexgate.protocol", "hexgate.errors", "hexgate.schemas", "hexgate.plugin_kit")
-PENDING = {("hexgate_gradio/provider.py", "hexgate.routes.chat")}
-"""Imports still waiting for their helper to move (token estimation goes to hexgate.schemas.chat)."""
 
 
 def _hexgate_imports(path: Path) -> set[str]:
@@ -274,7 +272,7 @@ def test_plugins_import_only_the_plugin_api() -> None:
             for name in _hexgate_imports(path):
                 if not any(name == a or name.startswith(a + ".") for a in ALLOWED):
                     outside.add((str(path.relative_to(package.parent)), name))
-    assert outside <= PENDING, sorted(outside - PENDING)
+    assert not outside, sorted(outside)
 
 
 # ---------------------------------------------------------------- the optional members the core looks for

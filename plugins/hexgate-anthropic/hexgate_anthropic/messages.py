@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
+import anthropic
 import httpx
 import msgspec
 from msgspec import Raw
@@ -28,12 +29,22 @@ from hexgate.errors import HexgateError, UpstreamError, from_upstream_status
 from hexgate.plugin_kit import open_events, retry_after
 from hexgate.protocol import CallContext
 from hexgate.schemas.responses import RawEvent
+from hexgate_anthropic.errors import upstream_error
+from hexgate_anthropic.settings import AnthropicSettings
 from hexgate_anthropic.translate import body_error, scrub, sent_credentials
 
-if TYPE_CHECKING:
-    from hexgate_anthropic.provider import AnthropicProvider
+__all__ = ["AnthropicUpstream", "count_tokens", "create_message"]
 
-__all__ = ["count_tokens", "create_message"]
+
+class AnthropicUpstream(Protocol):
+    """What these calls need of the provider (:class:`hexgate_anthropic.provider.AnthropicUpstream`)."""
+
+    settings: AnthropicSettings
+    http: httpx.AsyncClient
+
+    @property
+    def client(self) -> anthropic.AsyncAnthropic: ...
+
 
 _encoder = msgspec.json.Encoder()
 _fields = msgspec.json.Decoder(dict[str, Raw])
@@ -60,7 +71,7 @@ def payload(body: bytes, model: str) -> bytes:
     return _encoder.encode(fields)
 
 
-def headers_for(provider: AnthropicProvider, client: Mapping[str, str]) -> dict[str, str]:
+def headers_for(provider: AnthropicUpstream, client: Mapping[str, str]) -> dict[str, str]:
     """Auth, content type, version and betas for one pass-through request."""
     settings = provider.settings
     out = {k: v for k, v in provider.client.auth_headers.items()}
@@ -91,9 +102,8 @@ def _status_error(response: httpx.Response, body: bytes) -> HexgateError:
 
 @asynccontextmanager
 async def _open(
-    provider: AnthropicProvider, path: str, body: bytes, headers: Mapping[str, str], ctx: CallContext
+    provider: AnthropicUpstream, path: str, body: bytes, headers: Mapping[str, str], ctx: CallContext
 ) -> AsyncIterator[httpx.Response]:
-    from hexgate_anthropic.provider import upstream_error
 
     http = provider.http
     url = str(provider.client.base_url).rstrip("/") + path
@@ -129,10 +139,9 @@ class _Stream(msgspec.Struct):
 
 
 async def create_message(
-    provider: AnthropicProvider, body: bytes, headers: Mapping[str, str], ctx: CallContext
+    provider: AnthropicUpstream, body: bytes, headers: Mapping[str, str], ctx: CallContext
 ) -> bytes | AsyncIterator[RawEvent]:
     """The upstream's answer to the client's ``/v1/messages`` body (see the module docstring)."""
-    from hexgate_anthropic.provider import upstream_error
 
     try:
         stream = msgspec.json.decode(body, type=_Stream).stream
@@ -153,7 +162,7 @@ async def create_message(
     return answered
 
 
-async def count_tokens(provider: AnthropicProvider, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
+async def count_tokens(provider: AnthropicUpstream, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
     """The upstream's own ``count_tokens`` answer, as bytes."""
     async with _open(provider, "/v1/messages/count_tokens", body, headers, ctx) as response:
         return await response.aread()

@@ -32,14 +32,10 @@ import httpx
 import msgspec
 
 from hexgate.errors import (
-    HexgateError,
     Unsupported,
-    UpstreamConnectError,
     UpstreamError,
-    UpstreamTimeout,
-    from_upstream_status,
 )
-from hexgate.plugin_kit import from_transport_error, iter_sse, retry_after
+from hexgate.plugin_kit import iter_sse
 from hexgate.protocol import PROTOCOL_VERSION, CallContext, ParamPolicy
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -47,9 +43,10 @@ from hexgate.schemas.models import Model
 from hexgate.schemas.responses import RawEvent, Response, ResponseRequest, ResponseStreamEvent
 from hexgate_anthropic import messages as native
 from hexgate_anthropic import wire
+from hexgate_anthropic.errors import upstream_error
 from hexgate_anthropic.settings import AnthropicSettings
 from hexgate_anthropic.stream import StreamTranslator
-from hexgate_anthropic.translate import add_usage, build_params, combine, model_entry, scrub, sent_credentials
+from hexgate_anthropic.translate import add_usage, build_params, combine, model_entry
 
 __all__ = ["AnthropicProvider", "upstream_error"]
 
@@ -254,32 +251,3 @@ def _supported(caps: Any, name: str) -> bool | None:
 
 
 # ---------------------------------------------------------------- errors
-
-
-def _status_message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return f"{error['message']} (Anthropic {error.get('type', 'error')})"
-    if isinstance(body, str) and body:
-        return body[:500]
-    return f"Anthropic answered {exc.status_code}"
-
-
-def upstream_error(exc: Exception) -> HexgateError:
-    """The hexgate error for an SDK or transport exception (the table in the module docstring)."""
-    if isinstance(exc, anthropic.APIStatusError):
-        message = scrub(_status_message(exc), sent_credentials(exc.response.request.headers))
-        return from_upstream_status(exc.status_code, message, retry_after=retry_after(exc.response.headers))
-    if isinstance(exc, anthropic.APIConnectionError) and isinstance(exc.__cause__, httpx.HTTPError):
-        exc = exc.__cause__  # the SDK wraps the transport's error: that one tells what happened
-    if isinstance(exc, httpx.HTTPError):
-        return from_transport_error(exc, upstream="Anthropic")
-    if isinstance(exc, anthropic.APITimeoutError):
-        return UpstreamTimeout("Anthropic did not answer in time")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return UpstreamConnectError(f"could not reach Anthropic: {exc}")
-    if isinstance(exc, anthropic.APIResponseValidationError):
-        return UpstreamError("Anthropic answered with a body the SDK could not read")
-    return UpstreamError(f"Anthropic connection failed: {type(exc).__name__}: {exc}")

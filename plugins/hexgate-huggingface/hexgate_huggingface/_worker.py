@@ -76,7 +76,7 @@ class HuggingFaceWorker:
         self._models: OrderedDict[str, ChatModel | Embedder] = OrderedDict()
         self._loads: deque[str] = deque(maxlen=64)
         if self.settings.preload:  # before the worker is ready, so a restarted worker comes back warm
-            from hexgate_huggingface.provider import describe
+            from hexgate_huggingface._describe import describe
 
             for name, spec in self.settings.models.items():
                 described = describe(name, spec, self.settings)

@@ -32,15 +32,13 @@ from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatComple
 from hexgate.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 from hexgate.schemas.models import Model, ModelCapabilities
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
-from hexgate_huggingface._locate import PACKAGED, ModelFiles, is_repo_id, locate, packaged_dir
+from hexgate_huggingface._describe import Described, describe
+from hexgate_huggingface._locate import PACKAGED, is_repo_id, packaged_dir
 from hexgate_huggingface._worker import ChatJob, Embedded, EmbedJob, ModelRef
 from hexgate_huggingface.settings import HuggingFaceSettings, Kind, ModelSettings
 from hexgate_huggingface.translate import (
     check_request,
     choices_wanted,
-    context_window,
-    embedding_dimension,
-    model_kind,
     sampling,
     template_messages,
 )
@@ -49,44 +47,6 @@ __all__ = ["HuggingFaceProvider", "describe"]
 
 _OWNER = "hexgate-huggingface"
 _encoder = msgspec.msgpack.Encoder()
-
-
-class _Described(msgspec.Struct, frozen=True, kw_only=True):
-    """What a model's files say, without loading its weights."""
-
-    folder: str
-    kind: Kind
-    context_window: int | None
-    embedding_dimensions: int | None
-
-
-def describe(name: str, spec: ModelSettings, settings: HuggingFaceSettings) -> _Described:
-    """Blocking: locate ``name``'s files and read its small JSON files. Raises :class:`ModelNotFound`,
-    or :class:`UpstreamError` when neither the settings nor the files tell chat from embeddings."""
-    folder = locate(
-        name=name,
-        path=spec.path,
-        repo=spec.repo,
-        package=spec.package,
-        revision=spec.revision,
-        cache_dir=settings.cache_dir,
-        download=settings.download,
-        remote_code=spec.trust_remote_code,
-    )
-    files = ModelFiles(folder)
-    kind = spec.kind or model_kind(files.config, sentence_transformers=files.sentence_transformers)
-    if kind is None:
-        raise UpstreamError(
-            f"cannot tell whether model {name!r} is a chat or an embeddings model from its config.json; "
-            "set kind in its settings"
-        )
-    if kind == "chat":
-        window = spec.context_window or context_window(files.config)
-        dims = None
-    else:
-        window = spec.context_window or files.max_seq_length
-        dims = embedding_dimension(files.config, files.modules, files.module_configs)
-    return _Described(folder=str(folder), kind=kind, context_window=window, embedding_dimensions=dims)
 
 
 def _wrong_kind(name: str, kind: Kind) -> InvalidRequest:
@@ -102,7 +62,7 @@ class _Slot(msgspec.Struct, frozen=True, kw_only=True):
     """One model name the gateway knows: its settings and what its files say."""
 
     spec: ModelSettings
-    described: _Described
+    described: Described
     ref: ModelRef
 
 
@@ -251,7 +211,7 @@ class HuggingFaceProvider:
 
     # ------------------------------------------------------------------ models
 
-    def _model(self, name: str, spec: ModelSettings | None, described: _Described | None) -> Model:
+    def _model(self, name: str, spec: ModelSettings | None, described: Described | None) -> Model:
         owner = name.split("/", 1)[0] if "/" in name else _OWNER
         model = Model(id=name, owned_by=owner)
         if spec is not None and spec.display_name:
