@@ -263,10 +263,10 @@ class Ops:
         seconds: float,
         ttft: float | None,
     ) -> None:
-        """Account one request whose answer has been sent: charge the key (in the background, so a slow
-        store never delays an answer; at most :data:`_MAX_PENDING_CHARGES` at once, all awaited at
-        shutdown), add the usage (batched), record the metrics and the live entry; the charge goes last, so a request
-        cancelled meanwhile (the SDKs close a stream right after ``[DONE]``) still books its usage.
+        """Account one request whose answer has been sent: add the usage (batched), record the metrics and
+        the live entry, then charge the key in the background (a slow store never delays an answer; at
+        most :data:`_MAX_PENDING_CHARGES` at once, all awaited at shutdown). The charge goes last, so a
+        request cancelled meanwhile (the SDKs close a stream right after ``[DONE]``) still books its usage.
 
         Usage rows and metric labels name the target and model a client sent only when an upstream
         answered on it, the config names it (an alias, an alias target, a priced target), or the upstream
