@@ -140,6 +140,9 @@
     setTimeout(() => { button.textContent = before; }, 1200);
   }
 
+  // The console's script (console.js, loaded after this one) builds its tabs with the same helpers.
+  window.hexgateUI = Object.freeze({ $, el, copy });
+
   // ---- models ------------------------------------------------------------------------------------
 
   const caps = (m) => m.capabilities || {};

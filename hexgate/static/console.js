@@ -8,17 +8,7 @@
   const ADMIN_STORE = "hexgate.adminKey";
   const LIVE_MAX_ROWS = 200;
 
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v);
-    }
-    for (const child of children) node.append(child);
-    return node;
-  };
+  const { $, el, copy } = window.hexgateUI;  // app.js
 
   // ---- admin key and HTTP -----------------------------------------------------------------------
 
@@ -259,21 +249,6 @@
     }
   }
 
-  async function copyText(text, button) {
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch (_) {
-      const area = el("textarea");
-      area.value = text;
-      document.body.append(area);
-      area.select();
-      document.execCommand("copy");
-      area.remove();
-    }
-    const before = button.textContent;
-    button.textContent = "Copied";
-    setTimeout(() => { button.textContent = before; }, 1200);
-  }
 
   // ---- usage ------------------------------------------------------------------------------------
 
@@ -566,7 +541,7 @@
     for (const button of document.querySelectorAll(".tabs button")) button.addEventListener("click", refreshActive);
     $("keys-refresh").addEventListener("click", loadKeys);
     $("key-create").addEventListener("submit", createKey);
-    $("key-secret-copy").addEventListener("click", () => copyText($("key-secret-value").textContent, $("key-secret-copy")));
+    $("key-secret-copy").addEventListener("click", () => copy($("key-secret-value").textContent, $("key-secret-copy")));
     $("key-secret-close").addEventListener("click", () => {
       $("key-secret").hidden = true;
       $("key-secret-value").textContent = "";

@@ -14,6 +14,8 @@ Real processes (for what only a running server shows: streaming pace, disconnect
 - :func:`running_process`: any server as a subprocess, once a URL of it answers 200 (what
   :func:`running_gateway` uses; also for third-party servers a test puts behind the gateway).
 - :func:`running_redis`: a throwaway redis-server on a free port, for ``[server] store``.
+- :func:`worker_status` / :func:`wait_for_worker`: a model worker's state on ``GET /health`` (providers
+  implementing ``WorkerProvider``), and waiting until it is ready again after a restart.
 - :class:`StubUpstream`: a scripted HTTP upstream in a thread that records every request and
   notices when a client goes away mid-answer; replies can stream chunks with pauses.
 
@@ -42,7 +44,15 @@ from hexgate.testing._inprocess import (
     mock_client,
     settings_from_toml,
 )
-from hexgate.testing._process import RunningRedis, free_port, running_gateway, running_process, running_redis
+from hexgate.testing._process import (
+    RunningRedis,
+    free_port,
+    running_gateway,
+    running_process,
+    running_redis,
+    wait_for_worker,
+    worker_status,
+)
 from hexgate.testing._streams import check_stream, replay_frames
 from hexgate.testing._stub import Handler, RecordedRequest, Reply, StubUpstream
 
@@ -65,4 +75,6 @@ __all__ = [
     "running_process",
     "running_redis",
     "settings_from_toml",
+    "wait_for_worker",
+    "worker_status",
 ]

@@ -16,10 +16,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-__all__ = ["RunningRedis", "free_port", "running_gateway", "running_process", "running_redis"]
+__all__ = [
+    "RunningRedis",
+    "free_port",
+    "running_gateway",
+    "running_process",
+    "running_redis",
+    "wait_for_worker",
+    "worker_status",
+]
 
 
 def free_port() -> int:
@@ -150,3 +159,25 @@ def running_redis(*, timeout: float = 10.0) -> Iterator[RunningRedis]:
                 os.kill(proc.pid, signal.SIGCONT)
                 proc.terminate()
             proc.wait(timeout=10)
+
+
+def worker_status(base: str, provider: str) -> dict[str, Any]:
+    """The one model worker ``provider`` reports on a running gateway's ``GET /health``
+    (``{"provider", "name", "state", "pid", "restarts", "last_exit"}``); AssertionError when the
+    gateway does not answer 200 or the provider has not exactly one worker."""
+    health = httpx.get(f"{base}/health", timeout=10)
+    assert health.status_code == 200, health.text
+    (worker,) = [w for w in health.json()["workers"] if w["provider"] == provider]
+    return worker  # type: ignore[no-any-return]
+
+
+def wait_for_worker(base: str, provider: str, *, restarts: int = 0, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll :func:`worker_status` until ``provider``'s worker is ``ready`` after at least ``restarts``
+    restarts; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worker = worker_status(base, provider)
+        if worker["state"] == "ready" and worker["restarts"] >= restarts:
+            return worker
+        time.sleep(0.1)
+    raise AssertionError(f"the {provider} worker did not come back: {worker_status(base, provider)}")

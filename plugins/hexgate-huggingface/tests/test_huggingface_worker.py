@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 
-from hexgate.testing import free_port, running_process
+from hexgate.testing import free_port, running_process, wait_for_worker, worker_status
 
 pytestmark = [
     pytest.mark.e2e,
@@ -71,19 +71,10 @@ class Gateway:
         self.client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=120)
 
     def worker(self) -> dict[str, Any]:
-        health = httpx.get(f"{self.base}/health", timeout=10)
-        assert health.status_code == 200
-        (worker,) = [w for w in health.json()["workers"] if w["provider"] == "hflocal"]
-        return worker
+        return worker_status(self.base, "hflocal")
 
     def wait_worker(self, *, restarts: int, timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            worker = self.worker()
-            if worker["state"] == "ready" and worker["restarts"] >= restarts:
-                return worker
-            time.sleep(0.1)
-        raise AssertionError(f"the worker did not come back: {self.worker()}")
+        return wait_for_worker(self.base, "hflocal", restarts=restarts, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
