@@ -69,6 +69,16 @@ def test_a_head_sent_one_line_every_2_s_is_cut_off(address: tuple[str, int]) -> 
     assert closed < HEADER_TIMEOUT + 1, f"closed after {closed:.1f} s"
 
 
+def _first_answer(sock: socket.socket) -> bytes:
+    """Send one ``GET /health`` on ``sock`` and read up to the end of the answer's head."""
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    sock.settimeout(10)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    return answer
+
+
 def test_a_connection_that_sends_nothing_is_closed(address: tuple[str, int]) -> None:
     with socket.create_connection(address) as sock:
         closed = _closed_within(sock, HEADER_TIMEOUT + 5)
@@ -78,11 +88,7 @@ def test_a_connection_that_sends_nothing_is_closed(address: tuple[str, int]) -> 
 
 def test_an_idle_keep_alive_connection_is_closed(address: tuple[str, int]) -> None:
     with socket.create_connection(address) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n")
-        sock.settimeout(10)
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            answer += sock.recv(65536)
+        answer = _first_answer(sock)
         assert answer.startswith(b"HTTP/1.1 200")
         closed = _closed_within(sock, KEEPALIVE + 5)
     assert closed is not None, "an idle keep-alive connection was kept"
@@ -91,11 +97,7 @@ def test_an_idle_keep_alive_connection_is_closed(address: tuple[str, int]) -> No
 
 def test_a_keep_alive_connection_trickling_its_next_head_is_cut_off(address: tuple[str, int]) -> None:
     with socket.create_connection(address) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n")
-        sock.settimeout(10)
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            answer += sock.recv(65536)
+        assert _first_answer(sock).startswith(b"HTTP/1.1 200")
         started = time.monotonic()
         closed = None
         try:
