@@ -21,7 +21,6 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -286,11 +285,14 @@ def create_app(settings: Settings, *, tracer_provider: Any = None, reload_on_sig
             await app.state.response_store.aclose()
             await app.state.registry.aclose()  # the current one: a reload may have swapped it (hexgate.ops.reload)
 
-    def provide_registry(state: State, scope: Scope) -> Registry:
-        return pinned_registry(scope) or state.registry  # a request keeps the registry it started with
+    # Providers that read the app's state through the scope: a ``state: State`` parameter would make
+    # Litestar build a State object per request.
+    def provide_registry(scope: Scope) -> Registry:
+        # a request keeps the registry it started with
+        return pinned_registry(scope) or scope["litestar_app"].state.registry
 
-    def provide_response_store(state: State) -> ResponseStore:
-        return state.response_store  # type: ignore[no-any-return]
+    def provide_response_store(scope: Scope) -> ResponseStore:
+        return scope["litestar_app"].state.response_store  # type: ignore[no-any-return]
 
     cors = None
     if settings.server.cors_origins:

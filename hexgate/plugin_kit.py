@@ -9,7 +9,8 @@ Upstream answers:
 - :func:`from_transport_error`: an ``httpx`` transport failure as a hexgate error;
 - :func:`completion_as_chunks`: a whole completion replayed as stream chunks (an upstream that
   answered a streamed request in one piece);
-- SSE parsing: :func:`iter_sse` (events), :func:`iter_lines` (NDJSON and line streams),
+- SSE parsing: :func:`iter_sse` (events), :func:`iter_sse_batches` (events as bytes, batched by
+  arrival, for relays that forward bytes), :func:`iter_lines` (NDJSON and line streams),
   :class:`SSEEvent`.
 
 Native pass-through (an upstream that speaks the client's dialect itself): :func:`request_payload`,
@@ -64,7 +65,7 @@ from hexgate.schemas.chat import (
     ToolCallDelta,
     Usage,
 )
-from hexgate.sse import SSEEvent, iter_lines, iter_sse
+from hexgate.sse import SSEEvent, iter_lines, iter_sse, iter_sse_batches
 
 __all__ = [
     "ChildWorker",
@@ -86,6 +87,7 @@ __all__ = [
     "from_transport_error",
     "iter_lines",
     "iter_sse",
+    "iter_sse_batches",
     "open_events",
     "refuse_tools_and_logprobs",
     "request_payload",

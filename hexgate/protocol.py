@@ -57,7 +57,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import httpx
 import msgspec
 
-from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChunkFrames
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse
 from hexgate.schemas.models import Model
@@ -74,6 +74,7 @@ __all__ = [
     "ParamPolicy",
     "Provider",
     "ProviderFactory",
+    "RelaysFrames",
     "Startable",
     "TakesProxy",
     "Versioned",
@@ -292,6 +293,31 @@ class MessagesProvider(Protocol):
 
     async def count_tokens(self, body: bytes, headers: Mapping[str, str], ctx: CallContext) -> bytes:
         """The upstream's own ``count_tokens`` answer (``{"input_tokens": n}``) as bytes."""
+        ...
+
+
+@runtime_checkable
+class RelaysFrames(Protocol):
+    """Optional: a chat stream that hands over upstream chunks needing no change as bytes. The core's
+    ``/v1/chat/completions`` calls this instead of ``stream_chat`` when it re-renders nothing itself
+    (the default reasoning format); the bridges (Responses, Messages) always call ``stream_chat``.
+    Decoding each event into Structs and encoding it again costs several times what forwarding its
+    bytes costs (benchmarks/README.md).
+    """
+
+    def stream_chat_frames(
+        self, request: ChatCompletionRequest, ctx: CallContext, *, want_usage: bool
+    ) -> AsyncIterator[ChatCompletionChunk | ChunkFrames]:
+        """``stream_chat``'s stream, where any run of chunks that ``stream_chat`` would yield unchanged
+        may come as one :class:`~hexgate.schemas.chat.ChunkFrames` instead, as the events arrived
+        (never held back to fill a batch). Frames must be exactly what the client may receive: each a
+        ``chat.completion.chunk`` with the stream's one ``id``/``created``/``model``, at least one
+        choice, no ``finish_reason``, no usage (``"usage": null`` only when ``want_usage``, the
+        client's ``stream_options.include_usage``), nothing to normalise (reasoning fields, tool
+        calls, errors); fields the upstream adds beyond OpenAI's pass through. The first chunk with
+        choices, every chunk with a ``finish_reason`` and every chunk with usage are
+        :class:`~hexgate.schemas.chat.ChatCompletionChunk` s, so the core sees the role, the finish
+        and the usage."""
         ...
 
 

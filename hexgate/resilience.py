@@ -27,6 +27,8 @@ Public entry points, for routes and for the Responses bridge::
     await embed(registry, request, ctx, trace=trace)         -> EmbeddingResponse
     opened = await open_stream(registry, request, ctx, trace=trace)
         opened.first (first chunk or None), opened.chunks (the rest, guarded), await opened.aclose()
+    opened = await open_frames(registry, request, ctx, want_usage=..., trace=trace)
+        the same, where runs of chunks needing no change may come as ChunkFrames (bytes to forward)
     await start(registry, model, ctx, op, trace=trace)       -> whatever op(route, ctx, deadline) starts
 
 ``ctx`` is a template: each attempt gets a copy with the target's model id and the time left.
@@ -39,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
@@ -53,9 +55,15 @@ from hexgate.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from hexgate.protocol import CallContext
+from hexgate.protocol import CallContext, RelaysFrames
 from hexgate.registry import CONNECT_TIMEOUT, Plan, Registry, Route
-from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, estimate_prompt_tokens
+from hexgate.schemas.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChunkFrames,
+    estimate_prompt_tokens,
+)
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.trace import Trace, traced, traced_chunks
 
@@ -67,6 +75,7 @@ __all__ = [
     "embed",
     "is_retryable",
     "log_cancelled",
+    "open_frames",
     "open_stream",
     "start",
 ]
@@ -75,6 +84,7 @@ log = logging.getLogger("hexgate.resilience")
 usage_log = logging.getLogger("hexgate.usage")
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -166,18 +176,52 @@ async def _walk(
     def stop(state: RetryCallState) -> bool:
         return rounds.peek() is None or loop.time() + state.upcoming_sleep >= deadline
 
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
+    def announce(number: int, exc: BaseException | None, pause: float) -> None:
         nxt = rounds.peek()
         log.info(
             "%s: attempt %d on %s failed (%s); next: %s%s",
             plan.name,
-            state.attempt_number,
+            number,
             rounds.last.target if rounds.last else "?",
             exc.message if isinstance(exc, HexgateError) else type(exc).__name__,
             nxt.target if nxt else "none",
-            f" in {state.upcoming_sleep:.2f} s" if state.upcoming_sleep else "",
+            f" in {pause:.2f} s" if pause else "",
         )
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        announce(state.attempt_number + 1, exc, state.upcoming_sleep)
+
+    async def once() -> T:
+        route = rounds.take()
+        trace.note(route)
+        left = deadline - loop.time()
+        try:
+            if left <= 0:
+                raise UpstreamTimeout(f"no answer for {plan.name!r} within {total:g} s")
+            result = await attempt(route, left)
+        except HexgateError as exc:
+            rounds.failed(route, exc)
+            if is_retryable(exc):
+                registry.record(route, failed=True, retry_after=_retry_after(exc))
+            raise
+        registry.record(route, failed=False)
+        trace.answered = True
+        return result
+
+    # The first attempt runs outside tenacity, whose machinery costs ~15 µs a request (benchmarks/README.md):
+    # most requests end here. A retryable failure is then judged as tenacity judges the later ones.
+    try:
+        return await once()
+    except HexgateError as exc:
+        if not is_retryable(exc):
+            raise
+        pause = rounds.wait_before(rounds.peek(), backoff)
+        if rounds.peek() is None or loop.time() + pause >= deadline:
+            raise
+        announce(1, exc, pause)
+        if pause:
+            await asyncio.sleep(pause)
 
     retrying = AsyncRetrying(
         stop=stop,
@@ -186,23 +230,9 @@ async def _walk(
         before_sleep=before_sleep,
         reraise=True,
     )
-    async for try_ in retrying:
+    async for try_ in retrying:  # the second attempt on
         with try_:
-            route = rounds.take()
-            trace.note(route)
-            left = deadline - loop.time()
-            try:
-                if left <= 0:
-                    raise UpstreamTimeout(f"no answer for {plan.name!r} within {total:g} s")
-                result = await attempt(route, left)
-            except HexgateError as exc:
-                rounds.failed(route, exc)
-                if is_retryable(exc):
-                    registry.record(route, failed=True, retry_after=_retry_after(exc))
-                raise
-            registry.record(route, failed=False)
-            trace.answered = True
-            return result
+            return await once()
     raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
 
@@ -280,18 +310,20 @@ async def embed(
     return await _call(registry, request.model, ctx, trace, op, prompt_estimate=lambda: 0)
 
 
-class OpenedStream:
+class OpenedStream(Generic[C]):
     """A chat stream that has produced its first chunk (or ended without any): ``first``, then
     ``chunks`` for the rest, guarded by the ``idle`` and ``total`` timeouts; a mid-stream upstream
-    failure counts against the target's circuit. ``aclose()`` releases the upstream call."""
+    failure counts against the target's circuit. ``aclose()`` releases the upstream call. ``C`` is
+    :class:`ChatCompletionChunk` (:func:`open_stream`), or that or
+    :class:`~hexgate.schemas.chat.ChunkFrames` (:func:`open_frames`)."""
 
     def __init__(
         self,
         *,
         registry: Registry,
         route: Route,
-        first: ChatCompletionChunk | None,
-        upstream: AsyncIterator[ChatCompletionChunk],
+        first: C | None,
+        upstream: AsyncIterator[C],
         deadline: float,
     ) -> None:
         self.route = route
@@ -299,9 +331,9 @@ class OpenedStream:
         self._registry = registry
         self._upstream = upstream
         self._deadline = deadline
-        self.chunks: AsyncIterator[ChatCompletionChunk] = self._guarded()
+        self.chunks: AsyncIterator[C] = self._guarded()
 
-    async def _guarded(self) -> AsyncIterator[ChatCompletionChunk]:
+    async def _guarded(self) -> AsyncIterator[C]:
         loop = asyncio.get_running_loop()
         idle = self.route.timeouts.idle
         try:
@@ -328,22 +360,55 @@ class OpenedStream:
 
 async def open_stream(
     registry: Registry, request: ChatCompletionRequest, ctx: CallContext, *, trace: Trace | None = None
-) -> OpenedStream:
+) -> OpenedStream[ChatCompletionChunk]:
     """Start ``provider.stream_chat`` on the plan's targets until one yields its first chunk within
     ``first_byte``; earlier failures fall back and retry as :func:`chat` does. Raises the error tree
     when every attempt failed (nothing has reached the client then)."""
+
+    def call(route: Route, call_ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
+        return route.provider.stream_chat(request, call_ctx)
+
+    return await _open(registry, request, ctx, trace, call)
+
+
+async def open_frames(
+    registry: Registry,
+    request: ChatCompletionRequest,
+    ctx: CallContext,
+    *,
+    want_usage: bool,
+    trace: Trace | None = None,
+) -> OpenedStream[ChatCompletionChunk | ChunkFrames]:
+    """:func:`open_stream` for a route that forwards bytes: a provider that
+    :class:`~hexgate.protocol.RelaysFrames` is asked for ``stream_chat_frames`` (``want_usage``: the
+    client asked for usage), any other for ``stream_chat``."""
+
+    def call(route: Route, call_ctx: CallContext) -> AsyncIterator[ChatCompletionChunk | ChunkFrames]:
+        provider = route.provider
+        if isinstance(provider, RelaysFrames):
+            return provider.stream_chat_frames(request, call_ctx, want_usage=want_usage)
+        return provider.stream_chat(request, call_ctx)
+
+    return await _open(registry, request, ctx, trace, call)
+
+
+async def _open(
+    registry: Registry,
+    request: ChatCompletionRequest,
+    ctx: CallContext,
+    trace: Trace | None,
+    call: Callable[[Route, CallContext], AsyncIterator[C]],
+) -> OpenedStream[C]:
     plan = registry.plan(request.model)
     trace = trace if trace is not None else Trace()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (plan.timeouts.total or registry.settings.server.request_timeout)
 
-    async def attempt(route: Route, left: float) -> OpenedStream:
+    async def attempt(route: Route, left: float) -> OpenedStream[C]:
         limit = _limit(route, left)
         token = CONNECT_TIMEOUT.set(route.timeouts.connect)
         call_ctx = msgspec.structs.replace(ctx, model=route.model, timeout=left)
-        upstream = traced_chunks(
-            registry.spans, route.provider_id, call_ctx, lambda: route.provider.stream_chat(request, call_ctx)
-        )
+        upstream = traced_chunks(registry.spans, route.provider_id, call_ctx, lambda: call(route, call_ctx))
         try:
             first = await _timed(anext(upstream, None), limit, f"{route.provider_id} did not start streaming")
         except BaseException:

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["DONE", "SSEEvent", "data_frame", "event_frame", "iter_lines", "iter_sse"]
+__all__ = ["DONE", "SSEEvent", "data_frame", "event_frame", "iter_lines", "iter_sse", "iter_sse_batches"]
 
 DONE = b"data: [DONE]\n\n"
 _encoder = msgspec.json.Encoder()
@@ -80,3 +80,64 @@ async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
             event = value
     if data:
         yield SSEEvent(event or "message", "\n".join(data))
+
+
+async def iter_sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[tuple[str, bytes]]]:
+    """The events of a ``text/event-stream`` body, as ``(event name, data)`` pairs with ``data`` as
+    bytes, batched by arrival: each list holds the events one upstream read completed (never empty),
+    so a relay can forward what arrived together in one write and each event as soon as it arrived.
+
+    Same parsing as :func:`iter_sse` (WHATWG HTML, "Parsing an event stream": named events, ``:``
+    comments, multi-line data, CR, LF or CRLF line ends); a lone ``data: <payload>`` block between
+    LF blank lines, what OpenAI-compatible upstreams send, is taken without going line by line.
+    """
+    pending = b""
+    event = ""
+    data: list[bytes] = []
+
+    def lines(block: bytes, batch: list[tuple[str, bytes]], *, complete: bool) -> None:
+        nonlocal event, data
+        for line in block.split(b"\n"):
+            if not line:
+                if data:
+                    batch.append((event or "message", b"\n".join(data)))
+                event, data = "", []
+                continue
+            if line[0] == 0x3A:  # ':' comment, e.g. ": keep-alive"
+                continue
+            name, _, value = line.partition(b":")
+            if value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                event = value.decode("utf-8", "replace")
+        if complete:  # the block ended with a blank line: dispatch
+            if data:
+                batch.append((event or "message", b"\n".join(data)))
+            event, data = "", []
+
+    async for chunk in chunks:
+        if pending:
+            chunk = pending + chunk
+        if b"\r" in chunk:  # CR or CRLF line ends: as LF (a CR last may be half of a CRLF: kept for later)
+            keep = chunk.endswith(b"\r")
+            chunk = (chunk[:-1] if keep else chunk).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if keep:
+                chunk += b"\r"
+        blocks = chunk.split(b"\n\n")
+        pending = blocks.pop()
+        batch: list[tuple[str, bytes]] = []
+        for block in blocks:
+            if not data and block[:6] == b"data: " and b"\n" not in block:
+                batch.append((event or "message", block[6:]))
+                event = ""
+            else:
+                lines(block, batch, complete=True)
+        if batch:
+            yield batch
+    if pending:
+        batch = []
+        lines(pending.rstrip(b"\r"), batch, complete=True)
+        if batch:
+            yield batch

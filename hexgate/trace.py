@@ -25,6 +25,7 @@ TRACE_KEY = "hexgate_trace"
 """Where a request's :class:`Trace` lives in ``scope["state"]``."""
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class _Target(Protocol):
@@ -105,22 +106,25 @@ def traced_chunks(
     spans: Spans | None,
     provider_id: str,
     ctx: CallContext,
-    stream: Callable[[], AsyncIterator[ChatCompletionChunk]],
-) -> AsyncIterator[ChatCompletionChunk]:
-    """``stream()``'s chunks inside a ``chat`` attempt span that ends when the stream is closed."""
+    stream: Callable[[], AsyncIterator[C]],
+) -> AsyncIterator[C]:
+    """``stream()``'s chunks inside a ``chat`` attempt span that ends when the stream is closed (the span
+    reads :class:`ChatCompletionChunk` s; :class:`~hexgate.schemas.chat.ChunkFrames` go by unread:
+    they carry no finish reason and no usage)."""
     if spans is None:
         return stream()
     return _chunks(spans, provider_id, ctx, stream)
 
 
 async def _chunks(
-    spans: Spans, provider_id: str, ctx: CallContext, stream: Callable[[], AsyncIterator[ChatCompletionChunk]]
-) -> AsyncIterator[ChatCompletionChunk]:
+    spans: Spans, provider_id: str, ctx: CallContext, stream: Callable[[], AsyncIterator[C]]
+) -> AsyncIterator[C]:
     span = spans.start("chat", provider_id, ctx)
     upstream = stream()
     try:
         async for chunk in upstream:
-            span.chunk(chunk)
+            if isinstance(chunk, ChatCompletionChunk):
+                span.chunk(chunk)
             yield chunk
     except BaseException as exc:
         span.failed(exc)

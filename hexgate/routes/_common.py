@@ -10,11 +10,12 @@ import msgspec
 from litestar import Request, Response
 
 from hexgate.errors import InvalidRequest, UpstreamTimeout
+from hexgate.ops.reload import REGISTRY_KEY
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.trace import TRACE_KEY, Trace
 
-__all__ = ["TRACE_KEY", "call_context", "decode_body", "json_response", "trace_of", "with_deadline"]
+__all__ = ["TRACE_KEY", "call_context", "decode_body", "json_response", "registry_of", "trace_of", "with_deadline"]
 
 T = TypeVar("T")
 
@@ -52,6 +53,19 @@ def decode_body(body: bytes, type_: type[T]) -> T:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     except RecursionError:  # msgspec's own depth limit on nested arrays and objects
         raise InvalidRequest("the request body nests arrays or objects too deeply") from None
+
+
+def registry_of(request: Request[Any, Any, Any]) -> Registry:
+    """The registry serving this request: the one the ops middleware pinned for it
+    (:func:`hexgate.ops.reload.pinned_registry`; a config reload never swaps it mid-request), else the
+    app's current one. The model routes call this instead of declaring a ``registry`` dependency:
+    Litestar's dependency injection (a signature model per call) cost about a tenth of a proxied
+    request's CPU (benchmarks/README.md, "Where the time goes")."""
+    state = request.scope.get("state")
+    registry = state.get(REGISTRY_KEY) if isinstance(state, dict) else None
+    if isinstance(registry, Registry):
+        return registry
+    return request.app.state.registry  # type: ignore[no-any-return]
 
 
 def call_context(request: Request[Any, Any, Any], route: Route, body: bytes, registry: Registry) -> CallContext:

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.di import NamedDependency
 from litestar.response import Stream
 from msgspec import UNSET
 
@@ -32,8 +31,14 @@ from hexgate.ops.middleware import KEY_STATE
 from hexgate.reasoning_format import HEADER as REASONING_HEADER
 from hexgate.reasoning_format import StreamRenderer, choose, render_completion
 from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, trace_of
-from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, Usage, estimate_prompt_tokens
+from hexgate.routes._common import call_context, decode_body, json_response, registry_of, trace_of
+from hexgate.schemas.chat import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChunkFrames,
+    Usage,
+    estimate_prompt_tokens,
+)
 from hexgate.sse import DONE, data_frame
 from hexgate.trace import Trace
 
@@ -52,7 +57,8 @@ _MAX_N = 128
     summary="Create a chat completion (JSON or SSE)",
     opt={"body": ChatCompletionRequest},
 )
-async def chat_completions(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
+async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any]:
+    registry = registry_of(request)
     body = await request.body()
     chat = decode_body(body, ChatCompletionRequest)
     if not chat.messages:
@@ -88,7 +94,12 @@ async def chat_completions(request: Request[Any, Any, Any], registry: NamedDepen
         meter.usage(completion.usage)
         render_completion(completion, fmt)
         return json_response(completion, headers=_param_headers(chat, registry, trace) or None)
-    opened = await resilience.open_stream(registry, chat, ctx, trace=trace)
+    renderer = StreamRenderer(fmt)
+    opened: resilience.OpenedStream[ChatCompletionChunk] | resilience.OpenedStream[ChatCompletionChunk | ChunkFrames]
+    if renderer.active:  # the reasoning is re-rendered chunk by chunk
+        opened = await resilience.open_stream(registry, chat, ctx, trace=trace)
+    else:  # chunks needing no change may come as bytes (ChunkFrames)
+        opened = await resilience.open_frames(registry, chat, ctx, want_usage=chat.wants_usage(), trace=trace)
     relay = _relay(
         opened.first,
         opened.chunks,
@@ -96,7 +107,7 @@ async def chat_completions(request: Request[Any, Any, Any], registry: NamedDepen
         request_id=ctx.request_id,
         trace=trace,
         meter=meter,
-        renderer=StreamRenderer(fmt),
+        renderer=renderer,
     )
     return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS | _param_headers(chat, registry, trace))
 
@@ -107,8 +118,8 @@ def _param_headers(chat: ChatCompletionRequest, registry: Registry, trace: Trace
 
 
 async def _relay(
-    first: ChatCompletionChunk | None,
-    upstream: AsyncIterator[ChatCompletionChunk],
+    first: ChatCompletionChunk | ChunkFrames | None,
+    upstream: AsyncIterator[ChatCompletionChunk] | AsyncIterator[ChatCompletionChunk | ChunkFrames],
     chat: ChatCompletionRequest,
     *,
     request_id: str = "",
@@ -116,18 +127,26 @@ async def _relay(
     meter: Meter | None = None,
     renderer: StreamRenderer | None = None,
 ) -> AsyncIterator[bytes]:
+    """The client's SSE body (the module docstring's rules). :class:`ChunkFrames` are forwarded as they
+    are. A choices-less usage chunk after a ``finish_reason`` is the answer's last: ``[DONE]`` leaves
+    then, and the rest of the upstream stream (its own ``[DONE]``) is only read to the end, so the
+    client's last gap is the upstream's (benchmarks/README.md, gaps)."""
     want_usage = chat.wants_usage()
     usage: Usage | None = None
     pieces = 0
     meta: ChatCompletionChunk | None = None
     role_sent = False
+    finished = False
     ended = False
     try:
         chunk = first
         while chunk is not None:
-            if chunk.usage:
-                usage = chunk.usage
-            if chunk.choices:
+            if isinstance(chunk, ChunkFrames):
+                pieces += chunk.pieces
+                yield chunk.data
+            elif chunk.choices:
+                if chunk.usage:
+                    usage = chunk.usage
                 meta = chunk
                 if not role_sent:
                     role_sent = True
@@ -138,12 +157,19 @@ async def _relay(
                     d = choice.delta
                     if d.content or d.reasoning_content or d.tool_calls or d.refusal:
                         pieces += 1
+                    if choice.finish_reason:
+                        finished = True
                 chunk.usage = None if want_usage else UNSET
                 if renderer is not None and renderer.active:
                     renderer.chunk(chunk)
                 yield data_frame(chunk)
-            elif meta is None:
-                meta = chunk
+            else:
+                if chunk.usage:
+                    usage = chunk.usage
+                    if finished:  # the upstream's last word: nothing can follow but its [DONE]
+                        break
+                if meta is None:
+                    meta = chunk
             chunk = await anext(upstream, None)
         closing = renderer.close(meta) if renderer is not None and meta is not None else None
         if closing is not None:
@@ -165,13 +191,21 @@ async def _relay(
             )
         ended = True
         yield DONE
+        if chunk is not None:  # DONE left early (above): read the upstream to its end, for its connection
+            async for _ in upstream:
+                pass
     except HexgateError as exc:
+        if ended:  # the answer is complete; only the upstream's tail failed
+            return
         ended = True
         if meter is not None:
             meter.error = exc.type
         log.info("stream ended by upstream error: %s", exc.message)
         yield data_frame(exc.body())
     except Exception:
+        if ended:
+            log.warning("reading the upstream stream after its last chunk failed", exc_info=True)
+            return
         ended = True
         if meter is not None:
             meter.error = "server_error"

@@ -14,14 +14,14 @@ import sys
 from array import array
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, post
-from litestar.di import NamedDependency
+from msgspec import Raw
 
 from hexgate import resilience
-from hexgate.errors import InvalidRequest
+from hexgate.errors import InvalidRequest, UpstreamError
 from hexgate.ops.meter import meter_of
-from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, trace_of
+from hexgate.routes._common import call_context, decode_body, json_response, registry_of, trace_of
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 
 __all__ = ["embeddings", "from_base64", "to_base64"]
@@ -29,6 +29,7 @@ __all__ = ["embeddings", "from_base64", "to_base64"]
 _BIG_ENDIAN = sys.byteorder == "big"
 _MAX_INPUTS = 2048
 """OpenAI's bound on the items of one embeddings request."""
+_vector = msgspec.json.Decoder(list[float] | str)
 _MAX_DIMENSIONS = 65536
 """Far above any embedding model's width; bounds what one request can make a provider allocate."""
 
@@ -52,6 +53,14 @@ def from_base64(text: str) -> list[float]:
 
 def _reencode(response: EmbeddingResponse, want_base64: bool) -> None:
     for item in response.data:
+        if isinstance(item.embedding, Raw):  # the upstream's JSON: parsed only to change its format
+            is_text = bytes(memoryview(item.embedding)[:1]) == b'"'
+            if is_text == want_base64:
+                continue
+            try:
+                item.embedding = _vector.decode(item.embedding)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                raise UpstreamError("the upstream sent an unreadable embedding") from None
         if want_base64 and isinstance(item.embedding, list):
             item.embedding = to_base64(item.embedding)
         elif not want_base64 and isinstance(item.embedding, str):
@@ -59,7 +68,8 @@ def _reencode(response: EmbeddingResponse, want_base64: bool) -> None:
 
 
 @post("/v1/embeddings", status_code=200, summary="Create embeddings", opt={"body": EmbeddingRequest})
-async def embeddings(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
+async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
+    registry = registry_of(request)
     body = await request.body()
     req = decode_body(body, EmbeddingRequest)
     try:

@@ -23,15 +23,13 @@ import binascii
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 from msgspec import UNSET
 
 from hexgate.errors import InvalidRequest, Unsupported, UpstreamError
 from hexgate.ops.meter import meter_of
 from hexgate.protocol import ImageProvider
-from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
+from hexgate.routes._common import call_context, decode_body, json_response, registry_of, trace_of, with_deadline
 from hexgate.routes._image_store import ImageStore, sniff_media_type
 from hexgate.schemas.images import ImageGenerationRequest, ImagesResponse, ImagesUsage
 from hexgate.trace import traced
@@ -103,7 +101,8 @@ def _decode(text: str) -> bytes:
     summary="Create images from a prompt",
     opt={"body": ImageGenerationRequest},
 )
-async def image_generations(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
+async def image_generations(request: Request[Any, Any, Any]) -> Response[Any]:
+    registry = registry_of(request)
     body = await request.body()
     req = decode_body(body, ImageGenerationRequest)
     model = _validate(req)

@@ -25,7 +25,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from hexgate import messages_bridge, resilience
@@ -35,9 +34,9 @@ from hexgate.ops.meter import Meter, meter_of
 from hexgate.ops.middleware import KEY_STATE
 from hexgate.protocol import CallContext, MessagesProvider
 from hexgate.registry import Registry, Route
-from hexgate.routes._common import call_context, decode_body, trace_of, with_deadline
+from hexgate.routes._common import call_context, decode_body, registry_of, trace_of, with_deadline
 from hexgate.schemas import messages as m
-from hexgate.schemas.chat import ChatCompletionRequest, estimate_prompt_tokens
+from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.responses import RawEvent
 from hexgate.trace import traced_chunks, traced_events
 
@@ -112,7 +111,8 @@ def _validate(req: m.MessagesRequest, registry: Registry) -> None:
 @post(
     PREFIX, status_code=200, summary="Create a message (Messages dialect, JSON or SSE)", opt={"body": m.MessagesRequest}
 )
-async def create_message(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
+async def create_message(request: Request[Any, Any, Any]) -> Response[Any]:
+    registry = registry_of(request)
     body = await request.body()
     head = decode_body(body, _Head)
     route = registry.resolve(head.model)  # 404 for an unknown name, before anything else
@@ -178,7 +178,7 @@ class _Call:
 
     async def attempt(
         self, route: Route, ctx: CallContext, deadline: float
-    ) -> bytes | _Native | resilience.OpenedStream:
+    ) -> bytes | _Native | resilience.OpenedStream[ChatCompletionChunk]:
         spans = self.registry.spans
         native = route.provider
         if isinstance(native, MessagesProvider):
@@ -215,7 +215,8 @@ class _Call:
     summary="Count the input tokens of a Messages request",
     opt={"body": m.CountTokensRequest},
 )
-async def count_tokens(request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[Any]:
+async def count_tokens(request: Request[Any, Any, Any]) -> Response[Any]:
+    registry = registry_of(request)
     """The upstream's own count where it speaks the dialect, else hexgate's estimate (about four
     characters a token plus framing, as for chat usage, with the tool definitions counted). A virtual
     key with a model list may count only for its models (403), as it may only call them."""
@@ -325,7 +326,9 @@ def _event_usage(event: RawEvent, prompt: int, completion: int) -> tuple[int, in
 # ---------------------------------------------------------------- bridged
 
 
-async def _drain(opened: resilience.OpenedStream, translator: messages_bridge.MessageStream) -> None:
+async def _drain(
+    opened: resilience.OpenedStream[ChatCompletionChunk], translator: messages_bridge.MessageStream
+) -> None:
     translator.start()
     chunk = opened.first
     while chunk is not None and not translator.stopped:
@@ -349,7 +352,7 @@ def _cancelled(translator: messages_bridge.MessageStream, *, request_id: str, tr
 
 
 async def _bridge_relay(
-    opened: resilience.OpenedStream,
+    opened: resilience.OpenedStream[ChatCompletionChunk],
     translator: messages_bridge.MessageStream,
     meter: Meter,
     *,

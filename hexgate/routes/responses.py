@@ -48,9 +48,9 @@ from hexgate.plugin_kit import completion_as_chunks
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.response_store import ResponseStore, StoredResponse, owner_of
-from hexgate.routes._common import call_context, decode_body, json_response, trace_of, with_deadline
+from hexgate.routes._common import call_context, decode_body, json_response, registry_of, trace_of, with_deadline
 from hexgate.schemas import responses as r
-from hexgate.schemas.chat import estimate_prompt_tokens
+from hexgate.schemas.chat import ChatCompletionChunk, estimate_prompt_tokens
 from hexgate.sse import event_frame
 from hexgate.trace import traced_events
 
@@ -162,9 +162,9 @@ def _with_history(body: bytes, history: list[Raw], items: list[Raw]) -> bytes:
 )
 async def create_response(
     request: Request[Any, Any, Any],
-    registry: NamedDependency[Registry],
     response_store: NamedDependency[ResponseStore],
 ) -> HTTPResponse[Any]:
+    registry = registry_of(request)
     body = await request.body()
     req = _decode(body)
     server = registry.settings.server
@@ -444,7 +444,12 @@ async def _bridged(
 
 
 async def _bridge_relay(
-    opened: resilience.OpenedStream, builder: bridge.EventBuilder, call: _Call, *, request_id: str, trace: Any
+    opened: resilience.OpenedStream[ChatCompletionChunk],
+    builder: bridge.EventBuilder,
+    call: _Call,
+    *,
+    request_id: str,
+    trace: Any,
 ) -> AsyncIterator[bytes]:
     ended = False
     try:

@@ -31,6 +31,7 @@ __all__ = [
     "ChatMessage",
     "Choice",
     "ChunkChoice",
+    "ChunkFrames",
     "CompletionTokensDetails",
     "ContentPart",
     "Delta",
@@ -353,6 +354,20 @@ class ChatCompletionChunk(Struct, kw_only=True):
     usage: Usage | UnsetType | None = UNSET
     system_fingerprint: str | UnsetType | None = UNSET
     service_tier: str | UnsetType | None = UNSET
+
+
+class ChunkFrames(Struct, kw_only=True):
+    """Stream chunks already in the form the client receives them: one or more whole
+    ``data: <chat.completion.chunk JSON>\n\n`` SSE frames, forwarded byte for byte. Only a provider's
+    :meth:`hexgate.protocol.RelaysFrames.stream_chat_frames` yields these, for chunks that need no
+    change (see there); everything else about the stream travels as :class:`ChatCompletionChunk`.
+    """
+
+    data: bytes
+    """The frames, concatenated (``data: {...}\n\n`` each)."""
+    pieces: int
+    """How many content pieces they carry (a choice with non-empty text): the core counts completion
+    tokens with it when the upstream reports no usage."""
 
 
 def estimate_prompt_tokens(chat: ChatCompletionRequest) -> int:

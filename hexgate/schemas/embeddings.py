@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Raw, Struct, UnsetType
 
 from hexgate.schemas.models import ModelName
 
@@ -44,8 +44,10 @@ class EmbeddingRequest(Struct, kw_only=True):
 
 class Embedding(Struct, kw_only=True):
     index: int
-    embedding: list[float] | str
-    """Floats, or the base64 of their float32 little-endian bytes."""
+    embedding: list[float] | str | Raw
+    """Floats, or the base64 of their float32 little-endian bytes; or, from a provider, either of them as
+    the upstream's own JSON (a ``Raw`` array or string, forwarded without parsing 1,536 floats and
+    printing them again; ``/v1/embeddings`` converts it only when the client asked the other format)."""
     object: str = "embedding"
 
 

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import msgspec
 
 from hexgate.errors import UpstreamError
-from hexgate.plugin_kit import completion_as_chunks, from_transport_error, iter_sse, retry_after
+from hexgate.plugin_kit import completion_as_chunks, from_transport_error, iter_sse_batches, retry_after
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
-from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChunkFrames
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
@@ -168,7 +168,21 @@ class OpenAIProvider:
         wire = self.decode(raw, WireCompletion, "chat completion")
         return completion_from_wire(wire, model=ctx.model, think_tags=self.settings.think_tags, secret=self._secret)
 
-    async def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
+    def stream_chat(self, request: ChatCompletionRequest, ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
+        # without frames, _stream yields ChatCompletionChunk s only
+        return cast(AsyncIterator[ChatCompletionChunk], self._stream(request, ctx, frames=False, want_usage=False))
+
+    def stream_chat_frames(
+        self, request: ChatCompletionRequest, ctx: CallContext, *, want_usage: bool
+    ) -> AsyncIterator[ChatCompletionChunk | ChunkFrames]:
+        """:meth:`stream_chat` with the events that need no change forwarded as bytes
+        (:meth:`hexgate_openai.translate.StreamNormaliser.passable` decides), a run of them per upstream
+        read as one :class:`~hexgate.schemas.chat.ChunkFrames` (:class:`hexgate.protocol.RelaysFrames`)."""
+        return self._stream(request, ctx, frames=True, want_usage=want_usage)
+
+    async def _stream(
+        self, request: ChatCompletionRequest, ctx: CallContext, *, frames: bool, want_usage: bool
+    ) -> AsyncIterator[ChatCompletionChunk | ChunkFrames]:
         payload = chat_payload(
             request, body=ctx.body, model=ctx.model, stream=True, stream_usage=self.settings.stream_usage
         )
@@ -192,18 +206,37 @@ class OpenAIProvider:
                     for chunk in completion_as_chunks(completion):
                         yield chunk
                     return
-            async for event in iter_sse(_prepend(head, body)):
-                data = event.data.strip()
-                if not data:
-                    continue
-                if data == "[DONE]":
+            async for batch in iter_sse_batches(_prepend(head, body)):
+                run: list[bytes] = []  # payloads to forward as they are, in order
+                pieces = 0
+                done = False
+                for name, raw_data in batch:
+                    data = raw_data.strip()
+                    if not data:
+                        continue
+                    if data == b"[DONE]":
+                        done = True
+                        break
+                    if frames and name == "message":
+                        passed = normaliser.passable(data, want_usage=want_usage)
+                        if passed is not None:
+                            run.append(passed[0])
+                            pieces += passed[1]
+                            continue
+                    if run:
+                        yield _frames(run, pieces)
+                        run, pieces = [], 0
+                    wire_chunk = self.decode(data, WireChunk, "stream chunk")
+                    if name == "error" and wire_chunk.error is None:
+                        text = data[:300].decode("utf-8", "replace")
+                        raise UpstreamError(f"the upstream sent an error event: {text}")
+                    out = normaliser.feed(wire_chunk)
+                    if out is not None:
+                        yield out
+                if run:
+                    yield _frames(run, pieces)
+                if done:
                     break
-                wire_chunk = self.decode(data, WireChunk, "stream chunk")
-                if event.event == "error" and wire_chunk.error is None:
-                    raise UpstreamError(f"the upstream sent an error event: {data[:300]}")
-                out = normaliser.feed(wire_chunk)
-                if out is not None:
-                    yield out
             tail = normaliser.finish()
             if tail is not None:
                 yield tail
@@ -228,6 +261,11 @@ class OpenAIProvider:
         async with self.open("GET", "/models") as response:
             raw = await response.aread()
         return models_from_wire(self.decode(raw, WireModelList, "model list"), secret=self._secret)
+
+
+def _frames(payloads: list[bytes], pieces: int) -> ChunkFrames:
+    """``data: <payload>\n\n`` for each payload, as one :class:`ChunkFrames`."""
+    return ChunkFrames(data=b"data: " + b"\n\ndata: ".join(payloads) + b"\n\n", pieces=pieces)
 
 
 async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

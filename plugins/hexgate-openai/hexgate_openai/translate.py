@@ -51,6 +51,7 @@ from hexgate_openai.wire import (
     WireErrorBody,
     WireMessage,
     WireModelList,
+    WirePeekChunk,
     WireReasoningDetail,
     WireToolCall,
     WireUsage,
@@ -71,6 +72,10 @@ __all__ = [
 ]
 
 _error_decoder = msgspec.json.Decoder(WireErrorBody)
+_peek_decoder = msgspec.json.Decoder(WirePeekChunk)
+_NULL = b"null"
+_USAGE_NULL = b',"usage":null'
+_VECTOR_ENDS = {(ord("["), ord("]")), (ord('"'), ord('"'))}
 _json = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
@@ -487,6 +492,7 @@ class StreamNormaliser:
         self._id: str | None = None
         self._created: int | None = None
         self._choices: dict[int, _ChoiceState] = {}
+        self._started = False
 
     def feed(self, wire: WireChunk) -> ChatCompletionChunk | None:
         """One upstream chunk → the chunk to yield, or None when nothing is left in it."""
@@ -510,6 +516,8 @@ class StreamNormaliser:
         if not choices and usage is None:
             return None
         chunk = ChatCompletionChunk(id=self._id, created=self._created or 0, model=self._model, choices=choices)
+        if choices:
+            self._started = True
         if usage is not None:
             chunk.usage = usage
         if wire.system_fingerprint is not None:
@@ -517,6 +525,64 @@ class StreamNormaliser:
         if wire.service_tier is not None:
             chunk.service_tier = wire.service_tier
         return chunk
+
+    def passable(self, data: bytes, *, want_usage: bool) -> tuple[bytes, int] | None:
+        """The fast path's test for one event's JSON ``data``: ``(payload to forward, content pieces)``
+        when :meth:`feed` would yield it unchanged, else None (decode it and :meth:`feed` it).
+
+        Unchanged means (one ~1 µs msgspec decode into :class:`~hexgate_openai.wire.WirePeekChunk`,
+        no field parsed that is not looked at): the stream has started (an earlier chunk with choices
+        went through :meth:`feed`, which fixed ``id``/``created``/``model``) and this one carries the
+        same three and ``object: chat.completion.chunk``; at least one choice, each with its ``index``
+        and a delta holding text (``content``, possibly empty) and at most a ``role``, no
+        ``finish_reason``; no reasoning field, tool call, refusal, error or ``base_resp``; no usage
+        beyond ``"usage": null``, which is dropped (compact form only) unless ``want_usage``. Fields
+        the Structs do not model (a vendor's extras, ``logprobs``, ``system_fingerprint``) pass
+        through as sent. Never with ``think_tags`` (the text may hide a tag).
+        """
+        if self._think or not self._started:
+            return None
+        try:
+            peek = _peek_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None  # feed's decoder says what is wrong with it
+        if (
+            peek.id != self._id
+            or peek.model != self._model
+            or peek.created != self._created
+            or type(peek.created) is not int
+            or peek.object != "chat.completion.chunk"
+            or not peek.choices
+            or peek.error
+            or peek.base_resp
+        ):
+            return None
+        pieces = 0
+        for choice in peek.choices:
+            delta = choice.delta
+            if (
+                choice.finish_reason is not None
+                or choice.index is None
+                or delta is None
+                or not isinstance(delta.content, str)
+                or delta.tool_calls
+                or delta.reasoning_content
+                or delta.reasoning
+                or delta.reasoning_details
+                or delta.refusal
+            ):
+                return None
+            if delta.content:
+                pieces += 1
+        if peek.usage:
+            if bytes(peek.usage) != _NULL:
+                return None
+            if not want_usage:
+                stripped = data.replace(_USAGE_NULL, b"", 1)
+                if len(stripped) == len(data):  # not in the compact form: the full way
+                    return None
+                data = stripped
+        return data, pieces
 
     def finish(self) -> ChatCompletionChunk | None:
         """Text still held back by ``<think>`` splitting when the stream ended without a finish_reason."""
@@ -602,14 +668,19 @@ def _empty(delta: Delta) -> bool:
 
 
 def embeddings_from_wire(wire: WireEmbeddingResponse, *, model: str, secret: str | None = None) -> EmbeddingResponse:
-    """An upstream ``/embeddings`` answer → :class:`EmbeddingResponse` (floats or base64 as sent; the
-    core converts to what the client asked). Raises the mapped error for an error sent with 200,
-    :class:`UpstreamError` for an answer without data."""
+    """An upstream ``/embeddings`` answer → :class:`EmbeddingResponse`, each vector the upstream's own JSON
+    (``msgspec.Raw``: floats or base64 as sent, never parsed here; the core converts to what the client
+    asked). Raises the mapped error for an error sent with 200, :class:`UpstreamError` for an answer
+    without data or with a vector that is not a JSON array or string."""
     error = body_error(wire.error, wire.base_resp, secret=secret)
     if error is not None:
         raise error
     if not wire.data:
         raise UpstreamError("the upstream answered without any embeddings")
+    for item in wire.data:
+        raw = memoryview(item.embedding)
+        if not raw or (raw[0], raw[-1]) not in _VECTOR_ENDS:
+            raise UpstreamError("the upstream sent an embedding that is neither an array of floats nor base64 text")
     data = [
         Embedding(index=item.index if item.index is not None else position, embedding=item.embedding)
         for position, item in enumerate(wire.data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Raw, Struct, UnsetType
 
 __all__ = [
     "WireArchitecture",
@@ -33,6 +33,9 @@ __all__ = [
     "WireMessage",
     "WireModel",
     "WireModelList",
+    "WirePeekChoice",
+    "WirePeekChunk",
+    "WirePeekDelta",
     "WirePromptDetails",
     "WireReasoningDetail",
     "WireToolCall",
@@ -173,7 +176,8 @@ class WireChunk(_Lenient):
 
 class WireEmbedding(_Lenient):
     index: int | None = None
-    embedding: list[float] | str = ""
+    embedding: Raw = Raw()
+    """The vector as the upstream's JSON (an array of floats, or base64 text), not parsed here."""
 
 
 class WireEmbeddingUsage(_Lenient):
@@ -222,3 +226,40 @@ class WireModel(_Lenient):
 class WireModelList(_Lenient):
     data: list[WireModel] | None = None
     error: WireError | str | None = None
+
+
+# ------------------------------------------------------------ the stream's fast path
+
+
+class WirePeekDelta(_Lenient):
+    """What the frame fast path reads of a chunk's ``delta``
+    (:meth:`hexgate_openai.translate.StreamNormaliser.passable`): ``role`` and ``content`` decoded, every
+    field it would have to normalise kept as raw JSON (empty when absent), never parsed."""
+
+    role: str | None = None
+    content: str | UnsetType | None = UNSET
+    refusal: Raw = Raw()
+    reasoning_content: Raw = Raw()
+    reasoning: Raw = Raw()
+    reasoning_details: Raw = Raw()
+    tool_calls: Raw = Raw()
+
+
+class WirePeekChoice(_Lenient):
+    index: int | None = None
+    delta: WirePeekDelta | None = None
+    finish_reason: str | None = None
+
+
+class WirePeekChunk(_Lenient):
+    """A stream chunk as the fast path reads it: the fields that must agree with the stream's first
+    chunk, the choices, and raw JSON (empty when absent) for what sends the chunk the full way."""
+
+    id: str | None = None
+    object: str | None = None
+    created: int | float | None = None
+    model: str | None = None
+    choices: list[WirePeekChoice] | None = None
+    usage: Raw = Raw()
+    error: Raw = Raw()
+    base_resp: Raw = Raw()

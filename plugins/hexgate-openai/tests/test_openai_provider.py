@@ -287,7 +287,9 @@ async def test_embeddings_capture(captures: Captures, http: httpx.AsyncClient, h
     for floats_only in (False, True):
         httpx_mock.add_response(url=f"{BASE}/embeddings", content=captures.raw("openai--embedding--openai-embedding"))
         result = await provider(http, embeddings_base64=not floats_only).embed(request, ctx)
-        assert [e.embedding for e in result.data] == [d["embedding"] for d in source["data"]]
+        # each vector is the upstream's own JSON, forwarded without parsing (msgspec.Raw)
+        assert all(isinstance(e.embedding, msgspec.Raw) for e in result.data)
+        assert [msgspec.json.decode(e.embedding) for e in result.data] == [d["embedding"] for d in source["data"]]
         assert result.usage.prompt_tokens == 12 and result.model == "text-embedding-3-small"
         sent = json.loads(httpx_mock.get_requests()[-1].content)
         assert sent["model"] == "text-embedding-3-small"
