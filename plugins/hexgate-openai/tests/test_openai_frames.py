@@ -37,6 +37,7 @@ def frame(payload: dict[str, Any] | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
+FUNCTION = {"name": "f", "arguments": ""}
 USAGE = {**HEAD, "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}}
 
 
@@ -51,10 +52,7 @@ def upstream_events() -> list[dict[str, Any]]:
         event({"reasoning_content": "thinking"}, usage=None),
         event({"content": " wor"}, usage=None),
         {**event({"content": "ld"}, usage=None), "id": "chatcmpl-other"},
-        event(
-            {"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]},
-            usage=None,
-        ),
+        event({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": FUNCTION}]}, usage=None),
         event({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":1}'}}]}, usage=None),
         event({"content": "!"}, usage=None),
         event({}, finish="stop", usage=None),
@@ -75,7 +73,8 @@ def test_mixed_stream_reads_as_the_full_path_would(
     gateway: str, client: openai.OpenAI, stub: StubUpstream, include_usage: bool
 ) -> None:
     stub.routes[ROUTE] = Reply(body=[frame(e) for e in upstream_events()] + [frame("[DONE]")], headers=SSE)
-    request: dict[str, Any] = {"model": "up/stub-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    request: dict[str, Any] = {"model": "up/stub-model", "messages": [{"role": "user", "content": "hi"}]}
+    request["stream"] = True
     if include_usage:
         request["stream_options"] = {"include_usage": True}
     lines = sse_lines(gateway, request)
