@@ -13,7 +13,8 @@ from hexgate.sse import iter_sse, iter_sse_batches
 pytestmark = pytest.mark.timeout(60)
 
 STREAMS = [
-    b'data: {"a":1}\n\ndata: {"b":2}\n\n: keep-alive\n\nevent: error\ndata: {"e":1}\n\ndata: x\ndata: y\n\n\n\ndata: [DONE]\n\n',
+    b'data: {"a":1}\n\ndata: {"b":2}\n\n: keep-alive\n\nevent: error\ndata: {"e":1}\n\n'
+    b"data: x\ndata: y\n\n\n\ndata: [DONE]\n\n",
     b'data: {"a":1}\r\n\r\ndata: {"b":2}\r\n\r\n:c\r\n\r\nevent: e\r\ndata: z\r\n\r\n',
     b"data:nospace\n\ndata: a\ndata: b\n\n",
     b"data: last-without-blank",
