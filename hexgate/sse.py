@@ -129,7 +129,7 @@ async def iter_sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[t
         pending = blocks.pop()
         batch: list[tuple[str, bytes]] = []
         for block in blocks:
-            if not data and block[:6] == b"data: " and b"\n" not in block:
+            if not data and block.startswith(b"data: ") and b"\n" not in block:
                 batch.append((event or "message", block[6:]))
                 event = ""
             else:

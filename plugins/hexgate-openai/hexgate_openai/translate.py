@@ -51,7 +51,7 @@ from hexgate_openai.wire import (
     WireErrorBody,
     WireMessage,
     WireModelList,
-    WirePeekChunk,
+    WirePlainChunk,
     WireReasoningDetail,
     WireToolCall,
     WireUsage,
@@ -72,8 +72,7 @@ __all__ = [
 ]
 
 _error_decoder = msgspec.json.Decoder(WireErrorBody)
-_peek_decoder = msgspec.json.Decoder(WirePeekChunk)
-_NULL = b"null"
+_plain_decoder = msgspec.json.Decoder(WirePlainChunk)
 _USAGE_NULL = b',"usage":null'
 _VECTOR_ENDS = {(ord("["), ord("]")), (ord('"'), ord('"'))}
 _json = msgspec.json.Decoder()
@@ -530,58 +529,33 @@ class StreamNormaliser:
         """The fast path's test for one event's JSON ``data``: ``(payload to forward, content pieces)``
         when :meth:`feed` would yield it unchanged, else None (decode it and :meth:`feed` it).
 
-        Unchanged means (one ~1 µs msgspec decode into :class:`~hexgate_openai.wire.WirePeekChunk`,
-        no field parsed that is not looked at): the stream has started (an earlier chunk with choices
-        went through :meth:`feed`, which fixed ``id``/``created``/``model``) and this one carries the
-        same three and ``object: chat.completion.chunk``; at least one choice, each with its ``index``
-        and a delta holding text (``content``, possibly empty) and at most a ``role``, no
-        ``finish_reason``; no reasoning field, tool call, refusal, error or ``base_resp``; no usage
-        beyond ``"usage": null``, which is dropped (compact form only) unless ``want_usage``. Fields
-        the Structs do not model (a vendor's extras, ``logprobs``, ``system_fingerprint``) pass
-        through as sent. Never with ``think_tags`` (the text may hide a tag).
+        Unchanged means: the stream has started (an earlier chunk with choices went through
+        :meth:`feed`, which fixed ``id``/``created``/``model``) and this one carries the same three,
+        and it decodes as a :class:`~hexgate_openai.wire.WirePlainChunk` (one ~0.6 µs msgspec decode:
+        ``object: chat.completion.chunk``, an integer ``created``, at least one choice, each with its
+        ``index``, no ``finish_reason``, a delta holding text and at most a role; no reasoning field,
+        tool call, refusal, error, ``base_resp`` or usage beyond ``null``). ``"usage": null`` is dropped
+        (compact form only) unless ``want_usage``. Fields the Structs do not model at the chunk and
+        choice level (a vendor's extras, ``logprobs``, ``system_fingerprint``) pass through as sent.
+        Never with ``think_tags`` (the text may hide a tag).
         """
         if self._think or not self._started:
             return None
         try:
-            peek = _peek_decoder.decode(data)
+            plain = _plain_decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            return None  # feed's decoder says what is wrong with it
-        if (
-            peek.id != self._id
-            or peek.model != self._model
-            or peek.created != self._created
-            or type(peek.created) is not int
-            or peek.object != "chat.completion.chunk"
-            or not peek.choices
-            or peek.error
-            or peek.base_resp
-        ):
+            return None  # feed's decoder says what is wrong with it, if anything
+        if plain.id != self._id or plain.created != self._created or plain.model != self._model:
             return None
         pieces = 0
-        for choice in peek.choices:
-            delta = choice.delta
-            if (
-                choice.finish_reason is not None
-                or choice.index is None
-                or delta is None
-                or not isinstance(delta.content, str)
-                or delta.tool_calls
-                or delta.reasoning_content
-                or delta.reasoning
-                or delta.reasoning_details
-                or delta.refusal
-            ):
-                return None
-            if delta.content:
+        for choice in plain.choices:
+            if choice.delta.content:
                 pieces += 1
-        if peek.usage:
-            if bytes(peek.usage) != _NULL:
+        if plain.usage is None and not want_usage:
+            stripped = data.replace(_USAGE_NULL, b"", 1)
+            if len(stripped) == len(data):  # not in the compact form: the full way
                 return None
-            if not want_usage:
-                stripped = data.replace(_USAGE_NULL, b"", 1)
-                if len(stripped) == len(data):  # not in the compact form: the full way
-                    return None
-                data = stripped
+            data = stripped
         return data, pieces
 
     def finish(self) -> ChatCompletionChunk | None:

@@ -11,9 +11,9 @@ captures in ``tests/fixtures`` (OpenAI, DeepSeek); upstreams.md §3 (Ollama ``/v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 __all__ = [
     "WireArchitecture",
@@ -33,9 +33,9 @@ __all__ = [
     "WireMessage",
     "WireModel",
     "WireModelList",
-    "WirePeekChoice",
-    "WirePeekChunk",
-    "WirePeekDelta",
+    "WirePlainChoice",
+    "WirePlainChunk",
+    "WirePlainDelta",
     "WirePromptDetails",
     "WireReasoningDetail",
     "WireToolCall",
@@ -231,35 +231,36 @@ class WireModelList(_Lenient):
 # ------------------------------------------------------------ the stream's fast path
 
 
-class WirePeekDelta(_Lenient):
-    """What the frame fast path reads of a chunk's ``delta``
-    (:meth:`hexgate_openai.translate.StreamNormaliser.passable`): ``role`` and ``content`` decoded, every
-    field it would have to normalise kept as raw JSON (empty when absent), never parsed."""
+class WirePlainDelta(Struct, forbid_unknown_fields=True):
+    """A ``delta`` the fast path forwards untouched (:meth:`hexgate_openai.translate.StreamNormaliser.passable`):
+    text, at most a role, and the fields the full path would normalise only when ``null``; any other
+    field, or a missing or ``null`` content, fails the decode (the chunk goes the full way)."""
 
+    content: str
     role: str | None = None
-    content: str | UnsetType | None = UNSET
-    refusal: Raw = Raw()
-    reasoning_content: Raw = Raw()
-    reasoning: Raw = Raw()
-    reasoning_details: Raw = Raw()
-    tool_calls: Raw = Raw()
+    refusal: None = None
+    reasoning_content: None = None
+    reasoning: None = None
+    reasoning_details: None = None
+    tool_calls: None = None
 
 
-class WirePeekChoice(_Lenient):
-    index: int | None = None
-    delta: WirePeekDelta | None = None
-    finish_reason: str | None = None
+class WirePlainChoice(Struct):
+    index: int
+    delta: WirePlainDelta
+    finish_reason: None = None
 
 
-class WirePeekChunk(_Lenient):
-    """A stream chunk as the fast path reads it: the fields that must agree with the stream's first
-    chunk, the choices, and raw JSON (empty when absent) for what sends the chunk the full way."""
+class WirePlainChunk(Struct):
+    """A stream chunk that needs no change, as far as its shape tells (the rest: the stream's ``id``,
+    ``created`` and ``model``, checked by the caller). Validation, in msgspec, is the test: a finish
+    reason, usage beyond ``null``, an error, a float ``created``, no choices all fail the decode."""
 
-    id: str | None = None
-    object: str | None = None
-    created: int | float | None = None
-    model: str | None = None
-    choices: list[WirePeekChoice] | None = None
-    usage: Raw = Raw()
-    error: Raw = Raw()
-    base_resp: Raw = Raw()
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: Annotated[list[WirePlainChoice], Meta(min_length=1)]
+    usage: UnsetType | None = UNSET
+    error: None = None
+    base_resp: None = None

@@ -168,6 +168,8 @@ def test_passable_forwards_plain_text_and_drops_a_compact_usage_null() -> None:
     with_null = raw(event({"content": "x"}, usage=None))
     assert n.passable(with_null, want_usage=True) == (with_null, 1)
     assert n.passable(with_null, want_usage=False) == (raw(event({"content": "x"})), 1)
+    nulls = raw(event({"content": "x", "reasoning_content": None, "tool_calls": None}))  # DeepSeek's content chunks
+    assert n.passable(nulls, want_usage=False) == (nulls, 1)
     spaced = json.dumps(event({"content": "x"}, usage=None)).encode()  # not compact: the full way
     assert n.passable(spaced, want_usage=False) is None
 
@@ -183,6 +185,8 @@ def test_passable_forwards_plain_text_and_drops_a_compact_usage_null() -> None:
         event({"content": "x", "reasoning_details": [{"type": "reasoning.text", "text": "r"}]}),
         event({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
         event({"refusal": "no"}),
+        event({"content": None}),
+        event({"content": "x", "audio": {"id": "a"}}),
         event({"content": "x"}, usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}),
         event({"content": "x"}, error={"message": "boom"}),
         event({"content": "x"}, base_resp={"status_code": 1002}),
