@@ -44,6 +44,7 @@ PINNED = [
     "Sink",
     "StopFilter",
     "Supervisor",
+    "UpstreamResponse",
     "as_hexgate",
     "check_dimensions",
     "choices_wanted",
@@ -58,6 +59,7 @@ PINNED = [
     "retry_after",
     "run_choices",
     "sampling_fields",
+    "send",
     "template_messages",
     "text_inputs",
 ]
