@@ -3,7 +3,8 @@
 - :func:`request_payload`: the client's body as sent (unknown keys, built-in tools and items
   included), with ``model`` set to the upstream's id: a ``dict`` of raw JSON values to encode.
 - :func:`open_events`: enter an upstream answer (an async context manager giving an
-  ``httpx.Response``, such as a plugin's own ``open(...)``), check that it is an event stream,
+  ``httpx.Response`` or any :class:`~hexgate.upstream.UpstreamResponse`, such as a plugin's own
+  ``open(...)``), check that it is an event stream,
   and relay it as :class:`~hexgate.schemas.responses.RawEvent`\\ s: each event's JSON byte for
   byte, with the upstream's ``type`` and ``sequence_number``. The gateway writes them out as they
   came, so the client sees exactly what the upstream sent (capture-equal), ``obfuscation`` and all.
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TypeVar
 
-import httpx
 import msgspec
 from msgspec import Raw
 
@@ -25,8 +26,11 @@ from hexgate.errors import UpstreamError
 from hexgate.protocol import CallContext
 from hexgate.schemas.responses import RawEvent, ResponseRequest, ResponseStreamEvent
 from hexgate.sse import SSEEvent, iter_sse
+from hexgate.upstream import UpstreamResponse
 
 __all__ = ["EventRelay", "open_events", "request_payload"]
+
+R = TypeVar("R", bound=UpstreamResponse)
 
 _encoder = msgspec.json.Encoder()
 _fields = msgspec.json.Decoder(dict[str, Raw])
@@ -54,7 +58,7 @@ class EventRelay:
     skipped). A transport failure while reading goes through the answer's context manager, so the
     plugin's own error mapping applies; ``aclose()`` closes the answer."""
 
-    def __init__(self, stack: AsyncExitStack, response: httpx.Response) -> None:
+    def __init__(self, stack: AsyncExitStack, response: UpstreamResponse) -> None:
         self._stack = stack
         self._events: AsyncIterator[SSEEvent] = iter_sse(response.aiter_bytes())
         self._closed = False
@@ -95,9 +99,9 @@ class EventRelay:
 
 
 async def open_events(
-    answer: AbstractAsyncContextManager[httpx.Response],
+    answer: AbstractAsyncContextManager[R],
     *,
-    not_a_stream: Callable[[httpx.Response, bytes], BaseException],
+    not_a_stream: Callable[[R, bytes], BaseException],
 ) -> EventRelay:
     """Enter ``answer`` and return its events. An answer that is not ``text/event-stream`` (an error
     body sent with 200, an upstream that ignored ``stream``) is read, closed, and ``not_a_stream(response,

@@ -13,7 +13,6 @@ pattern it matches, in config order. Nothing is kept per name a client sends.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import fnmatch
 import inspect
 import logging
@@ -25,7 +24,7 @@ from collections.abc import Mapping
 import httpx
 import msgspec
 
-from hexgate.clients import UpstreamClients
+from hexgate.clients import CONNECT_TIMEOUT, UpstreamClients, apply_connect_timeout
 from hexgate.errors import HexgateError, ModelNotFound
 from hexgate.keypool import KeyPool
 from hexgate.plugins import PluginError, load_factory
@@ -42,11 +41,6 @@ _MODELS_TTL = 60.0
 _MODELS_TIMEOUT = 10.0
 _MAX_BREAKERS = 1024
 """Most circuit-breaker entries kept (each keyed by a target a client may have named)."""
-
-
-CONNECT_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar("hexgate_connect_timeout", default=None)
-"""Seconds to connect for the upstream requests made in this context (set per attempt by
-:mod:`hexgate.resilience`); applied to every provider's HTTP client by a request hook."""
 
 
 def is_pattern(name: str) -> bool:
@@ -314,16 +308,6 @@ class Registry:
             await asyncio.gather(*(c.aclose() for c in self._clients), return_exceptions=True)
 
 
-async def _apply_connect_timeout(request: httpx.Request) -> None:
-    """httpx request hook: the attempt's connect timeout (:data:`CONNECT_TIMEOUT`), over whatever
-    the plugin or its SDK asked for."""
-    seconds = CONNECT_TIMEOUT.get()
-    if seconds is not None:
-        timeout = dict(request.extensions.get("timeout") or {})
-        timeout["connect"] = timeout["pool"] = seconds
-        request.extensions["timeout"] = timeout
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, HexgateError):
         return exc.message
@@ -362,7 +346,7 @@ async def build_registry(settings: Settings, *, env: Mapping[str, str] | None = 
             except ValueError as exc:
                 key = "proxy" if table.proxy else "server.upstream_proxy" if proxy else "(environment proxy)"
                 raise ConfigError(f"{where}: {key}: {exc}") from None
-            client.event_hooks["request"].append(_apply_connect_timeout)
+            client.event_hooks["request"].append(apply_connect_timeout)
             plugin_settings = table.settings
             if proxy and getattr(factory, "takes_proxy", False):
                 plugin_settings = {**plugin_settings, "proxy": proxy}

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hexgate.clients import CONNECT_TIMEOUT, apply_connect_timeout
 from hexgate.plugin_kit import retry_after as retry_after_from
-from hexgate.registry import CONNECT_TIMEOUT, Registry, _apply_connect_timeout
+from hexgate.registry import Registry
 from hexgate.settings import AliasTarget, ConfigError, Timeouts, load_settings
 from hexgate.testing import StubUpstream
 
@@ -180,7 +181,7 @@ async def test_the_attempts_connect_timeout_overrides_the_plugins() -> None:
         return httpx.Response(200)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=httpx.Timeout(60)) as http:
-        http.event_hooks["request"].append(_apply_connect_timeout)
+        http.event_hooks["request"].append(apply_connect_timeout)
         await http.get("http://upstream.test/", timeout=httpx.Timeout(60, connect=30))
         token = CONNECT_TIMEOUT.set(0.25)
         try:

@@ -33,7 +33,14 @@ import httpx
 import msgspec
 
 from hexgate.errors import UpstreamError
-from hexgate.plugin_kit import completion_as_chunks, from_transport_error, iter_sse_batches, retry_after
+from hexgate.plugin_kit import (
+    UpstreamResponse,
+    completion_as_chunks,
+    from_transport_error,
+    iter_sse_batches,
+    retry_after,
+    send,
+)
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
 from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChunkFrames
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -103,10 +110,10 @@ class OpenAIProvider:
         self._headers = headers
         self._responses = NativeResponses(self.open)
         t, base_timeout = self.settings.timeout, http.timeout
-        self._timeout: httpx.Timeout | Any = (
+        self._timeout: httpx.Timeout | None = (  # None: the client's own
             httpx.Timeout(connect=base_timeout.connect, read=t, write=t, pool=base_timeout.pool)
             if t is not None
-            else httpx.USE_CLIENT_DEFAULT
+            else None
         )
 
     # ------------------------------------------------------------ transport
@@ -118,9 +125,10 @@ class OpenAIProvider:
     @contextlib.asynccontextmanager
     async def open(
         self, method: str, path: str, *, payload: Any = None, stream: bool = False
-    ) -> AsyncIterator[httpx.Response]:
-        """Send one request and yield the (unread) 2xx response; always closes it on exit, so leaving
-        the block early (a client disconnect closing a stream) cancels the upstream request.
+    ) -> AsyncIterator[UpstreamResponse]:
+        """Send one request (:func:`hexgate.plugin_kit.send`: the core's direct lane when it applies,
+        else httpx) and yield the (unread) 2xx response; always closes it on exit, so leaving the
+        block early (a client disconnect closing a stream) cancels the upstream request.
 
         Raises the mapped hexgate error for a non-2xx status (the upstream's message,
         ``retry-after`` passed on) and for transport failures before or during the answer.
@@ -133,11 +141,10 @@ class OpenAIProvider:
         if payload is not None:
             content = _encoder.encode(payload)
             headers["content-type"] = "application/json"
-        request = self.http.build_request(
-            method, self.url(path), content=content, headers=headers, timeout=self._timeout
-        )
         try:
-            response = await self.http.send(request, stream=True)
+            response = await send(
+                self.http, method, self.url(path), headers=headers, content=content, timeouts=self._timeout
+            )
         except httpx.HTTPError as exc:
             raise from_transport_error(exc, upstream=self._where) from None
         try:

@@ -26,11 +26,10 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-import httpx
 import msgspec
 
 from hexgate.errors import HexgateError, Unsupported, UpstreamError, UpstreamRejected
-from hexgate.plugin_kit import open_events, request_payload
+from hexgate.plugin_kit import UpstreamResponse, open_events, request_payload
 from hexgate.protocol import CallContext
 from hexgate.schemas.responses import NativeResponse, Response, ResponseRequest, ResponseStreamEvent
 
@@ -69,7 +68,7 @@ class Opener(Protocol):
 
     def __call__(
         self, method: str, path: str, *, payload: Any = None, stream: bool = False
-    ) -> AbstractAsyncContextManager[httpx.Response]: ...
+    ) -> AbstractAsyncContextManager[UpstreamResponse]: ...
 
 
 class NativeResponses:
@@ -113,7 +112,7 @@ class NativeResponses:
             raise UpstreamError(f"the upstream sent an unreadable response object: {exc}") from None
 
 
-def _not_a_stream(response: httpx.Response, body: bytes) -> BaseException:
+def _not_a_stream(response: UpstreamResponse, body: bytes) -> BaseException:
     try:
         error = msgspec.json.decode(body, type=_ErrorBody).error
     except (msgspec.DecodeError, msgspec.ValidationError):
