@@ -28,7 +28,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPIMediaType, Reference, RequestBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from hexgate import __version__
+from hexgate import __version__, resilience
 from hexgate.errors import (
     AuthenticationFailed,
     ErrorEnvelope,
@@ -298,6 +298,7 @@ def create_app(
         try:
             yield
         finally:
+            await resilience.settle_drains()
             await app.state.response_store.aclose()
             await app.state.registry.aclose()  # the current one: a reload may have swapped it (hexgate.ops.reload)
 

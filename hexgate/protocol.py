@@ -317,7 +317,12 @@ class RelaysFrames(Protocol):
         calls, errors); fields the upstream adds beyond OpenAI's pass through. The first chunk with
         choices, every chunk with a ``finish_reason`` and every chunk with usage are
         :class:`~hexgate.schemas.chat.ChatCompletionChunk` s, so the core sees the role, the finish
-        and the usage."""
+        and the usage.
+
+        After the items of each upstream read, the stream yields
+        :data:`~hexgate.schemas.chat.READ_END` (an empty ``ChunkFrames``): the core holds what it
+        renders of one read and writes it to the client in one piece there, instead of one write per
+        item. A stream must not hold items back past the end of the read they came in."""
         ...
 
 

@@ -46,6 +46,7 @@ from typing import Any, Generic, TypeVar, cast
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from hexgate.alarm import Alarm
 from hexgate.errors import (
     HexgateError,
     UpstreamAuthError,
@@ -72,11 +73,13 @@ __all__ = [
     "Trace",
     "chat",
     "close_quietly",
+    "drain_later",
     "embed",
     "is_retryable",
     "log_cancelled",
     "open_frames",
     "open_stream",
+    "settle_drains",
     "start",
 ]
 
@@ -325,9 +328,13 @@ class OpenedStream(Generic[C]):
         first: C | None,
         upstream: AsyncIterator[C],
         deadline: float,
+        batched: bool = False,
     ) -> None:
         self.route = route
         self.first = first
+        self.batched = batched
+        """True when the chunks mark the end of each upstream read with
+        :data:`~hexgate.schemas.chat.READ_END` (:class:`~hexgate.protocol.RelaysFrames`)."""
         self._registry = registry
         self._upstream = upstream
         self._deadline = deadline
@@ -336,21 +343,30 @@ class OpenedStream(Generic[C]):
     async def _guarded(self) -> AsyncIterator[C]:
         loop = asyncio.get_running_loop()
         idle = self.route.timeouts.idle
+        alarm = Alarm()  # one timer for the whole stream (asyncio.timeout would make one per read)
         try:
             while True:
                 left = self._deadline - loop.time()
                 limit = left if idle is None else min(idle, left)
-                what = "the stream went silent" if limit != left else "the stream did not finish"
+                alarm.arm(limit)
                 try:
-                    chunk = await _timed(anext(self._upstream), max(limit, 0.0), what)
+                    chunk = await anext(self._upstream)
                 except StopAsyncIteration:
                     return
+                except asyncio.CancelledError:
+                    if alarm.expired():
+                        what = "the stream went silent" if limit != left else "the stream did not finish"
+                        raise UpstreamTimeout(f"{what} within {max(limit, 0.0):g} s") from None
+                    raise
+                finally:
+                    alarm.disarm()
                 yield chunk
         except UpstreamError as exc:
             if is_retryable(exc):
                 self._registry.record(self.route, failed=True, retry_after=_retry_after(exc))
             raise
         finally:
+            alarm.close()
             await close_quietly(self._upstream)
 
     async def aclose(self) -> None:
@@ -368,7 +384,20 @@ async def open_stream(
     def call(route: Route, call_ctx: CallContext) -> AsyncIterator[ChatCompletionChunk]:
         return route.provider.stream_chat(request, call_ctx)
 
-    return await _open(registry, request, ctx, trace, call)
+    return await _open(registry, request, ctx, trace, call, frames=False)
+
+
+_RELAYS_FRAMES: dict[type[Any], bool] = {}
+
+
+def _relays_frames(provider: object) -> bool:
+    """``isinstance(provider, RelaysFrames)``, known per provider class: the check of a runtime
+    Protocol costs several µs per call."""
+    kind = type(provider)
+    known = _RELAYS_FRAMES.get(kind)
+    if known is None:
+        known = _RELAYS_FRAMES[kind] = isinstance(provider, RelaysFrames)
+    return known
 
 
 async def open_frames(
@@ -385,11 +414,11 @@ async def open_frames(
 
     def call(route: Route, call_ctx: CallContext) -> AsyncIterator[ChatCompletionChunk | ChunkFrames]:
         provider = route.provider
-        if isinstance(provider, RelaysFrames):
-            return provider.stream_chat_frames(request, call_ctx, want_usage=want_usage)
+        if _relays_frames(provider):
+            return cast(RelaysFrames, provider).stream_chat_frames(request, call_ctx, want_usage=want_usage)
         return provider.stream_chat(request, call_ctx)
 
-    return await _open(registry, request, ctx, trace, call)
+    return await _open(registry, request, ctx, trace, call, frames=True)
 
 
 async def _open(
@@ -398,6 +427,8 @@ async def _open(
     ctx: CallContext,
     trace: Trace | None,
     call: Callable[[Route, CallContext], AsyncIterator[C]],
+    *,
+    frames: bool,
 ) -> OpenedStream[C]:
     plan = registry.plan(request.model)
     trace = trace if trace is not None else Trace()
@@ -416,7 +447,10 @@ async def _open(
             raise
         finally:
             CONNECT_TIMEOUT.reset(token)
-        return OpenedStream(registry=registry, route=route, first=first, upstream=upstream, deadline=deadline)
+        batched = frames and _relays_frames(route.provider)
+        return OpenedStream(
+            registry=registry, route=route, first=first, upstream=upstream, deadline=deadline, batched=batched
+        )
 
     try:
         return await _walk(registry, plan, trace, attempt)
@@ -496,3 +530,45 @@ async def close_quietly(iterator: AsyncIterator[Any]) -> None:
             await closer()
         except Exception as exc:
             log.warning("closing the upstream stream failed: %s: %s", type(exc).__name__, exc)
+
+
+_DRAIN_SECONDS = 5.0
+"""How long the rest of a finished upstream stream may take to arrive (:func:`drain_later`)."""
+_MAX_DRAINS = 1024
+_drains: set[asyncio.Task[None]] = set()
+
+
+def drain_later(iterator: AsyncIterator[Any]) -> bool:
+    """Read the rest of an upstream stream whose answer is already complete (the chat relay sends
+    ``[DONE]`` at the upstream's last chunk, before the upstream's own ``[DONE]``) in a background task,
+    then close it: read to its end, the upstream connection goes back to the pool instead of being
+    dropped (a new TCP and TLS handshake for the next request), and neither the client's answer nor
+    its going away waits for it or cuts it short. At most :data:`_DRAIN_SECONDS` seconds, at most
+    :data:`_MAX_DRAINS` at once; False when that many run already (then close it yourself)."""
+    if len(_drains) >= _MAX_DRAINS:
+        return False
+    task = asyncio.get_running_loop().create_task(_drain(iterator))
+    _drains.add(task)
+    task.add_done_callback(_drains.discard)
+    return True
+
+
+async def _drain(iterator: AsyncIterator[Any]) -> None:
+    try:
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in iterator:
+                pass
+    except TimeoutError:
+        log.info("the upstream stream did not end within %g s of its last chunk; closed", _DRAIN_SECONDS)
+    except Exception:
+        log.warning("reading the upstream stream after its last chunk failed", exc_info=True)
+    finally:
+        await close_quietly(iterator)
+
+
+async def settle_drains() -> None:
+    """Stop the drains still running (:func:`drain_later`), at shutdown, before the clients close."""
+    tasks = [task for task in _drains if task.get_loop() is asyncio.get_running_loop()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -124,6 +124,7 @@ class UsageBook:
         self._pending_hours: dict[str, dict[str, int]] = {}
         self._lock = asyncio.Lock()
         self._failing = False
+        self._hour_of: tuple[int, str, str] = (-1, "", "")  # (hours since the epoch, its day, its hour key)
 
     def add(
         self,
@@ -137,10 +138,15 @@ class UsageBook:
         now: float | None = None,
     ) -> None:
         """Count one request (no I/O)."""
-        moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-        day = moment.date().isoformat()
+        seconds = time.time() if now is None else now
+        hours = int(seconds // 3600)
+        if hours != self._hour_of[0]:  # the day's and the hour's names, made once an hour (UTC)
+            moment = datetime.fromtimestamp(seconds, UTC)
+            day = moment.date().isoformat()
+            self._hour_of = (hours, day, f"{_HOUR}{day}T{moment.hour:02d}")
+        _, day, hour_key = self._hour_of
         book = self._pending.setdefault(day, {})
-        hour = self._pending_hours.setdefault(f"{_HOUR}{day}T{moment.hour:02d}", {})
+        hour = self._pending_hours.setdefault(hour_key, {})
         if len(book) >= MAX_USAGE_FIELDS and f"{key_id}|{target}|requests" not in book:
             target = "*"  # a store that has been unreachable for long: keep the sums, not the names
         prefix = f"{key_id}|{target}|"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
+from litestar.response import Stream
+from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
+from litestar.types import Receive, Send
 
 from hexgate.errors import InvalidRequest, UpstreamTimeout
 from hexgate.ops.reload import REGISTRY_KEY
@@ -15,7 +19,17 @@ from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.trace import TRACE_KEY, Trace
 
-__all__ = ["TRACE_KEY", "call_context", "decode_body", "json_response", "registry_of", "trace_of", "with_deadline"]
+__all__ = [
+    "SSE_HEADERS",
+    "TRACE_KEY",
+    "call_context",
+    "decode_body",
+    "json_response",
+    "registry_of",
+    "sse_response",
+    "trace_of",
+    "with_deadline",
+]
 
 T = TypeVar("T")
 
@@ -91,6 +105,38 @@ def trace_of(request: Request[Any, Any, Any]) -> Trace:
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
     """Encode once with msgspec and hand Litestar the bytes."""
     return Response(content=_encoder.encode(obj), status_code=status, media_type="application/json", headers=headers)
+
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+"""Headers of every SSE answer: no caching, and no buffering by a proxy in front (nginx reads the second)."""
+
+
+class _RelayedBody(ASGIStreamingResponse):
+    """Litestar's streaming response, sending the body in the request's own task: no task group and no
+    listener for ``http.disconnect``, because :func:`hexgate.guard.run_guarded` already cancels the
+    request's task when the client leaves (which closes the relay generator and the upstream call)."""
+
+    __slots__ = ()
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        await self._stream(send)
+
+
+class _SSEStream(Stream):
+    __slots__ = ()
+
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **kwargs: Any) -> ASGIResponse:
+        response = super().to_asgi_response(app, request, **kwargs)
+        assert isinstance(response, ASGIStreamingResponse)
+        response.__class__ = _RelayedBody
+        return response
+
+
+def sse_response(relay: AsyncIterator[bytes], headers: Iterable[tuple[str, str]] | dict[str, str] = ()) -> Stream:
+    """A ``text/event-stream`` answer of ``relay``'s bytes, one ``http.response.body`` message per item,
+    with :data:`SSE_HEADERS` and ``headers``. Each item is sent as soon as the relay yields it, from the
+    request's task (one write per item; the relay batches what arrived together)."""
+    return _SSEStream(relay, media_type="text/event-stream", headers=SSE_HEADERS | dict(headers))
 
 
 async def with_deadline(awaitable: Awaitable[T], seconds: float) -> T:

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.response import Stream
 from msgspec import UNSET
 
 from hexgate import params, resilience
@@ -31,7 +30,7 @@ from hexgate.ops.middleware import KEY_STATE
 from hexgate.reasoning_format import HEADER as REASONING_HEADER
 from hexgate.reasoning_format import StreamRenderer, choose, render_completion
 from hexgate.registry import Registry
-from hexgate.routes._common import call_context, decode_body, json_response, registry_of, trace_of
+from hexgate.routes._common import call_context, decode_body, json_response, registry_of, sse_response, trace_of
 from hexgate.schemas.chat import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -46,7 +45,6 @@ __all__ = ["chat_completions"]
 
 log = logging.getLogger("hexgate.chat")
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _MAX_N = 128
 """OpenAI's own bound on ``n``; a larger one would let one request make a provider build unbounded answers."""
 
@@ -108,8 +106,9 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any]:
         trace=trace,
         meter=meter,
         renderer=renderer,
+        batched=opened.batched,
     )
-    return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS | _param_headers(chat, registry, trace))
+    return sse_response(relay, _param_headers(chat, registry, trace))
 
 
 def _param_headers(chat: ChatCompletionRequest, registry: Registry, trace: Trace) -> dict[str, str]:
@@ -126,11 +125,15 @@ async def _relay(
     trace: Trace | None = None,
     meter: Meter | None = None,
     renderer: StreamRenderer | None = None,
+    batched: bool = False,
 ) -> AsyncIterator[bytes]:
     """The client's SSE body (the module docstring's rules). :class:`ChunkFrames` are forwarded as they
     are. A choices-less usage chunk after a ``finish_reason`` is the answer's last: ``[DONE]`` leaves
-    then, and the rest of the upstream stream (its own ``[DONE]``) is only read to the end, so the
-    client's last gap is the upstream's (benchmarks/README.md, gaps)."""
+    then and the answer ends, so the client's last gap is the upstream's (benchmarks/README.md, gaps);
+    the rest of the upstream stream (its own ``[DONE]``) is read in the background
+    (:func:`hexgate.resilience.drain_later`), which keeps its connection for the next request.
+    ``batched``: the upstream marks the end of each of its reads (:data:`~hexgate.schemas.chat.READ_END`);
+    what one read brought leaves in one write there, else each chunk leaves as soon as it is rendered."""
     want_usage = chat.wants_usage()
     usage: Usage | None = None
     pieces = 0
@@ -138,12 +141,18 @@ async def _relay(
     role_sent = False
     finished = False
     ended = False
+    out: list[bytes] = []  # rendered, not yet written
+    handed = False  # the upstream's tail went to resilience.drain_later
     try:
         chunk = first
         while chunk is not None:
             if isinstance(chunk, ChunkFrames):
                 pieces += chunk.pieces
-                yield chunk.data
+                if chunk.data:
+                    out.append(chunk.data)
+                elif out:  # READ_END
+                    yield b"".join(out)
+                    out.clear()
             elif chunk.choices:
                 if chunk.usage:
                     usage = chunk.usage
@@ -162,7 +171,7 @@ async def _relay(
                 chunk.usage = None if want_usage else UNSET
                 if renderer is not None and renderer.active:
                     renderer.chunk(chunk)
-                yield data_frame(chunk)
+                out.append(data_frame(chunk))
             else:
                 if chunk.usage:
                     usage = chunk.usage
@@ -170,30 +179,36 @@ async def _relay(
                         break
                 if meta is None:
                     meta = chunk
+            if out and not batched:
+                yield b"".join(out) if len(out) > 1 else out[0]
+                out.clear()
             chunk = await anext(upstream, None)
         closing = renderer.close(meta) if renderer is not None and meta is not None else None
         if closing is not None:
             closing.usage = None if want_usage else UNSET
-            yield data_frame(closing)
+            out.append(data_frame(closing))
         if want_usage:
             if usage is None:
                 prompt = estimate_prompt_tokens(chat)
                 usage = Usage(prompt_tokens=prompt, completion_tokens=pieces, total_tokens=prompt + pieces)
-            yield data_frame(
-                ChatCompletionChunk(
-                    id=meta.id if meta else "chatcmpl-hexgate",
-                    created=meta.created if meta else int(time.time()),
-                    model=meta.model if meta else chat.model,
-                    choices=[],
-                    usage=usage,
-                    system_fingerprint=meta.system_fingerprint if meta else UNSET,
+            out.append(
+                data_frame(
+                    ChatCompletionChunk(
+                        id=meta.id if meta else "chatcmpl-hexgate",
+                        created=meta.created if meta else int(time.time()),
+                        model=meta.model if meta else chat.model,
+                        choices=[],
+                        usage=usage,
+                        system_fingerprint=meta.system_fingerprint if meta else UNSET,
+                    )
                 )
             )
         ended = True
-        yield DONE
-        if chunk is not None:  # DONE left early (above): read the upstream to its end, for its connection
-            async for _ in upstream:
-                pass
+        out.append(DONE)
+        yield b"".join(out)
+        out.clear()
+        if chunk is not None:  # DONE left early (above): the upstream's tail is read in the background
+            handed = resilience.drain_later(upstream)
     except HexgateError as exc:
         if ended:  # the answer is complete; only the upstream's tail failed
             return
@@ -201,7 +216,8 @@ async def _relay(
         if meter is not None:
             meter.error = exc.type
         log.info("stream ended by upstream error: %s", exc.message)
-        yield data_frame(exc.body())
+        out.append(data_frame(exc.body()))
+        yield b"".join(out)
     except Exception:
         if ended:
             log.warning("reading the upstream stream after its last chunk failed", exc_info=True)
@@ -210,7 +226,8 @@ async def _relay(
         if meter is not None:
             meter.error = "server_error"
         log.exception("stream failed")
-        yield data_frame(envelope("the stream failed inside the gateway", type="server_error"))
+        out.append(data_frame(envelope("the stream failed inside the gateway", type="server_error")))
+        yield b"".join(out)
     except (GeneratorExit, asyncio.CancelledError):
         if not ended:
             completion = usage.completion_tokens if usage is not None else pieces
@@ -225,4 +242,5 @@ async def _relay(
                 meter.usage(usage)
             else:
                 meter.tokens(estimate_prompt_tokens(chat), pieces)
-        await resilience.close_quietly(upstream)
+        if not handed:
+            await resilience.close_quietly(upstream)

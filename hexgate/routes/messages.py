@@ -25,7 +25,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.response import Stream
 
 from hexgate import messages_bridge, resilience
 from hexgate.errors import HexgateError, InvalidRequest, Unsupported, UpstreamError, messages_error
@@ -34,7 +33,7 @@ from hexgate.ops.meter import Meter, meter_of
 from hexgate.ops.middleware import KEY_STATE
 from hexgate.protocol import CallContext, MessagesProvider
 from hexgate.registry import Registry, Route
-from hexgate.routes._common import call_context, decode_body, registry_of, trace_of, with_deadline
+from hexgate.routes._common import call_context, decode_body, registry_of, sse_response, trace_of, with_deadline
 from hexgate.schemas import messages as m
 from hexgate.schemas.chat import ChatCompletionChunk, ChatCompletionRequest, estimate_prompt_tokens
 from hexgate.schemas.responses import RawEvent
@@ -45,7 +44,6 @@ __all__ = ["PREFIX", "count_tokens", "create_message"]
 log = logging.getLogger("hexgate.messages")
 
 PREFIX = "/v1/messages"
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _HIDDEN_HEADERS = frozenset(
     {"authorization", "x-api-key", "cookie", "host", "content-length", "content-type", "connection",
      "transfer-encoding", "accept-encoding", "keep-alive", "te", "upgrade", "proxy-authorization"}
@@ -128,12 +126,12 @@ async def create_message(request: Request[Any, Any, Any]) -> Response[Any]:
         return Response(content=started, status_code=200, media_type="application/json")
     if isinstance(started, _Native):
         relay = _native_relay(started.first, started.events, meter)
-        return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
+        return sse_response(relay)
     assert call.req is not None and call.chat is not None
     translator = messages_bridge.MessageStream(call.req, prompt_tokens=call.prompt_estimate())
     if call.req.stream is True:
         relay = _bridge_relay(started, translator, meter, request_id=ctx.request_id, trace=trace)
-        return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
+        return sse_response(relay)
     try:
         await _drain(started, translator)
     except (GeneratorExit, asyncio.CancelledError):

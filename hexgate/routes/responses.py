@@ -38,7 +38,6 @@ from litestar import Request, delete, get, post
 from litestar import Response as HTTPResponse
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter
-from litestar.response import Stream
 from msgspec import UNSET, Raw
 
 from hexgate import bridge, resilience
@@ -48,7 +47,15 @@ from hexgate.plugin_kit import completion_as_chunks
 from hexgate.protocol import CallContext
 from hexgate.registry import Registry, Route
 from hexgate.response_store import ResponseStore, StoredResponse, owner_of
-from hexgate.routes._common import call_context, decode_body, json_response, registry_of, trace_of, with_deadline
+from hexgate.routes._common import (
+    call_context,
+    decode_body,
+    json_response,
+    registry_of,
+    sse_response,
+    trace_of,
+    with_deadline,
+)
 from hexgate.schemas import responses as r
 from hexgate.schemas.chat import ChatCompletionChunk, estimate_prompt_tokens
 from hexgate.sse import event_frame
@@ -58,7 +65,6 @@ __all__ = ["create_response", "delete_response", "list_input_items", "retrieve_r
 
 log = logging.getLogger("hexgate.responses")
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _encoder = msgspec.json.Encoder()
 
@@ -213,7 +219,7 @@ async def create_response(
     except BaseException:
         await _close(result)
         raise
-    return Stream(_native_relay(first, result, call), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return sse_response(_native_relay(first, result, call))
 
 
 def _items(raws: list[Raw]) -> list[r.InputItem]:
@@ -440,7 +446,7 @@ async def _bridged(
         return json_response(builder.response)
     opened = await resilience.open_stream(registry, chat, chat_ctx, trace=trace)
     relay = _bridge_relay(opened, builder, call, request_id=ctx.request_id, trace=trace)
-    return Stream(relay, media_type="text/event-stream", headers=_SSE_HEADERS)
+    return sse_response(relay)
 
 
 async def _bridge_relay(

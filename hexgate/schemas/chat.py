@@ -24,6 +24,7 @@ from msgspec import UNSET, Struct, UnsetType, field
 from hexgate.schemas.models import ModelName
 
 __all__ = [
+    "READ_END",
     "AssistantMessage",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -356,7 +357,7 @@ class ChatCompletionChunk(Struct, kw_only=True):
     service_tier: str | UnsetType | None = UNSET
 
 
-class ChunkFrames(Struct, kw_only=True):
+class ChunkFrames(Struct, kw_only=True, frozen=True):
     """Stream chunks already in the form the client receives them: one or more whole
     ``data: <chat.completion.chunk JSON>\n\n`` SSE frames, forwarded byte for byte. Only a provider's
     :meth:`hexgate.protocol.RelaysFrames.stream_chat_frames` yields these, for chunks that need no
@@ -368,6 +369,10 @@ class ChunkFrames(Struct, kw_only=True):
     pieces: int
     """How many content pieces they carry (a choice with non-empty text): the core counts completion
     tokens with it when the upstream reports no usage."""
+
+
+READ_END = ChunkFrames(data=b"", pieces=0)
+"""No frames: the end of what one upstream read brought (:class:`hexgate.protocol.RelaysFrames`)."""
 
 
 def estimate_prompt_tokens(chat: ChatCompletionRequest) -> int:

@@ -53,7 +53,8 @@ class StubUpstream:
     ``routes`` maps ``"METHOD /path"`` (exact path, query ignored; ``"POST *"`` matches any path) to a
     :class:`Reply` or a function of the :class:`RecordedRequest` returning one. Unknown routes get 404.
     ``requests`` lists what arrived; ``disconnects`` counts answers the client abandoned midway;
-    ``completed`` counts streamed answers sent to the end.
+    ``completed`` counts streamed answers sent to the end; ``connections`` counts the connections
+    accepted and ``open_connections`` those open now.
     """
 
     def __init__(self, routes: Mapping[str, Reply | Handler] | None = None) -> None:
@@ -62,6 +63,7 @@ class StubUpstream:
         self.disconnects = 0
         self.completed = 0
         self.open_connections = 0
+        self.connections = 0
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -91,6 +93,7 @@ class StubUpstream:
                 super().setup()
                 with stub._lock:
                     stub.open_connections += 1
+                    stub.connections += 1
 
             def finish(self) -> None:
                 try:

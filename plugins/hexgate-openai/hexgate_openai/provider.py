@@ -25,6 +25,7 @@ lost once a request went out :class:`UpstreamError`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar, cast
@@ -42,7 +43,7 @@ from hexgate.plugin_kit import (
     send,
 )
 from hexgate.protocol import PROTOCOL_VERSION, CallContext
-from hexgate.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChunkFrames
+from hexgate.schemas.chat import READ_END, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChunkFrames
 from hexgate.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from hexgate.schemas.models import Model
 from hexgate.schemas.responses import Response, ResponseRequest, ResponseStreamEvent
@@ -184,7 +185,9 @@ class OpenAIProvider:
     ) -> AsyncIterator[ChatCompletionChunk | ChunkFrames]:
         """:meth:`stream_chat` with the events that need no change forwarded as bytes
         (:meth:`hexgate_openai.translate.StreamNormaliser.passable` decides), a run of them per upstream
-        read as one :class:`~hexgate.schemas.chat.ChunkFrames` (:class:`hexgate.protocol.RelaysFrames`)."""
+        read as one :class:`~hexgate.schemas.chat.ChunkFrames`, and
+        :data:`~hexgate.schemas.chat.READ_END` after what each read brought
+        (:class:`hexgate.protocol.RelaysFrames`)."""
         return self._stream(request, ctx, frames=True, want_usage=want_usage)
 
     async def _stream(
@@ -217,6 +220,7 @@ class OpenAIProvider:
                 run: list[bytes] = []  # payloads to forward as they are, in order
                 pieces = 0
                 done = False
+                yielded = False
                 for name, raw_data in batch:
                     data = raw_data.strip()
                     if not data:
@@ -232,7 +236,7 @@ class OpenAIProvider:
                             continue
                     if run:
                         yield _frames(run, pieces)
-                        run, pieces = [], 0
+                        run, pieces, yielded = [], 0, True
                     wire_chunk = self.decode(data, WireChunk, "stream chunk")
                     if name == "error" and wire_chunk.error is None:
                         text = data[:300].decode("utf-8", "replace")
@@ -240,9 +244,14 @@ class OpenAIProvider:
                     out = normaliser.feed(wire_chunk)
                     if out is not None:
                         yield out
+                        yielded = True
                 if run:
                     yield _frames(run, pieces)
+                    yielded = True
+                if frames and yielded:
+                    yield READ_END  # what this read brought can leave in one write
                 if done:
+                    await _read_to_end(body)
                     break
             tail = normaliser.finish()
             if tail is not None:
@@ -273,6 +282,19 @@ class OpenAIProvider:
 def _frames(payloads: list[bytes], pieces: int) -> ChunkFrames:
     """``data: <payload>\n\n`` for each payload, as one :class:`ChunkFrames`."""
     return ChunkFrames(data=b"data: " + b"\n\ndata: ".join(payloads) + b"\n\n", pieces=pieces)
+
+
+_TAIL_SECONDS = 1.0
+"""How long the end of the body may take to follow the upstream's ``[DONE]`` (:func:`_read_to_end`)."""
+
+
+async def _read_to_end(body: AsyncIterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` (the chunked body's terminator, usually) so that the connection goes
+    back to the pool; an upstream that keeps it open past :data:`_TAIL_SECONDS` has it closed instead."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_TAIL_SECONDS):
+            async for _ in body:
+                pass
 
 
 async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

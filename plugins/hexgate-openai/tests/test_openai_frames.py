@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,6 +146,47 @@ def test_done_leaves_when_the_usage_chunk_arrives(gateway: str, stub: StubUpstre
         release.set()
     assert held_when_done is True
     assert lines[-1] == "data: [DONE]" and len(lines) == 4  # role+text, text, finish, [DONE]: no usage unasked
+
+
+def test_a_client_leaving_after_done_leaves_the_upstream_connection_for_the_next_request(
+    gateway: str, stub: StubUpstream
+) -> None:
+    """The SDKs close a stream as soon as ``[DONE]`` arrives, which the gateway sends before the upstream
+    sends its own. The upstream's tail is still read to its end, so its connection goes back to the pool
+    instead of being dropped (a new TCP and TLS handshake for every stream)."""
+    release = threading.Event()
+    watchdog = threading.Timer(10.0, release.set)
+
+    def body() -> Iterator[bytes]:
+        yield frame(event({"role": "assistant", "content": "Hi"}))
+        yield frame(event({}, finish="stop"))
+        yield frame(USAGE)
+        release.wait()
+        yield frame("[DONE]")
+
+    stub.routes[ROUTE] = Reply(body=body(), headers=SSE)  # type: ignore[arg-type]  # an iterator does too
+    watchdog.start()
+    request = {"model": "up/stub-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    completed, disconnects = stub.completed, stub.disconnects  # the stub is shared by the session
+    try:
+        with httpx.Client(timeout=30.0) as http:
+            with http.stream(
+                "POST", f"{gateway}/v1/chat/completions", json=request, headers={"authorization": "Bearer test-key"}
+            ) as response:
+                for line in response.iter_lines():
+                    if line == "data: [DONE]":
+                        break  # and close the connection, as the SDKs do
+            time.sleep(0.6)  # longer than the gateway takes to notice a client that left (hexgate.guard)
+    finally:
+        release.set()
+        watchdog.cancel()
+    assert stub.wait_for(lambda: stub.completed == completed + 1)  # the upstream sent its answer to the end
+    assert stub.disconnects == disconnects
+    connections = stub.connections
+    stub.routes[ROUTE] = Reply(body=[frame(e) for e in upstream_events()] + [frame("[DONE]")], headers=SSE)
+    assert sse_lines(gateway, request)[-1] == "data: [DONE]"
+    assert stub.wait_for(lambda: stub.completed == completed + 2)
+    assert stub.connections == connections  # the second stream came on a pooled connection
 
 
 # ---------------------------------------------------------------- the pure test, event by event
