@@ -138,7 +138,8 @@ async def main() -> None:
         cpu, wall = time.process_time(), time.perf_counter()
         failed = await _drive(app, args.scenario, args.requests, args.conns)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f"{args.scenario}\t{args.conns}\t{args.requests}\t{cpu / args.requests * 1e6:.1f}\t{args.requests / wall:.0f}")
+    per_request = cpu / args.requests * 1e6
+    print(f"{args.scenario}\t{args.conns}\t{args.requests}\t{per_request:.1f}\t{args.requests / wall:.0f}")
     if failed:
         raise SystemExit(f"{failed} requests failed")
 

@@ -31,7 +31,7 @@ async def _after(seconds: float, value: str) -> str:
 
 async def test_each_await_gets_its_own_limit_and_a_slow_one_times_out() -> None:
     alarm = Alarm()
-    for i in range(20):  # many quick awaits under a 0.2 s limit: none rings, though 20 × 0.02 s > 0.2 s
+    for i in range(20):  # many quick awaits under a 0.2 s limit: none rings, though 20 x 0.02 s > 0.2 s
         assert await _guarded(alarm, 0.2, asyncio.ensure_future(_after(0.02, f"r{i}"))) == f"r{i}"
     loop = asyncio.get_running_loop()
     started = loop.time()
