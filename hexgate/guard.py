@@ -62,7 +62,7 @@ class _Guard:
         self.timeout = timeout
         self.loop = asyncio.get_running_loop()
         self.deadline = self.loop.time() + timeout
-        self.disconnected: asyncio.Event | None = None  # made when someone waits for it
+        self.disconnected = asyncio.Event()  # the client left, or the answer is complete
         self.read = False  # the whole body (or a disconnect) came
         self.done = False  # the answer is complete
         self.cancelled = False
@@ -74,8 +74,7 @@ class _Guard:
     async def receive(self) -> ReceiveMessage:
         if self.read:  # the app waits for the client to leave (a streaming response listens)
             self.watch()
-            if self.disconnected is not None:
-                await self.disconnected.wait()
+            await self.disconnected.wait()
             return {"type": "http.disconnect"}
         alarm = self.alarm
         if alarm is None:
@@ -92,7 +91,7 @@ class _Guard:
         if message["type"] == "http.disconnect":
             self.read = True
             alarm.close()
-            self.gone()
+            self.disconnected.set()
         elif not message.get("more_body", False):
             self.read = True
             alarm.close()
@@ -108,15 +107,7 @@ class _Guard:
     def watch(self) -> None:
         """Start the watcher (once, and only while the answer is not complete)."""
         if self.watcher is None and not self.done:
-            if self.disconnected is None:
-                self.disconnected = asyncio.Event()
             self.watcher = self.loop.create_task(self._watch())
-
-    def gone(self) -> None:
-        """The client left (or the answer is complete): wake whoever waits for a disconnect."""
-        if self.disconnected is None:
-            self.disconnected = asyncio.Event()
-        self.disconnected.set()
 
     def finish(self) -> None:
         self.done = True
@@ -125,14 +116,13 @@ class _Guard:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self.disconnected is not None:
-            self.disconnected.set()
+        self.disconnected.set()
 
     async def _watch(self) -> None:
         while True:
             message = await self.receive_()
             if message["type"] == "http.disconnect":
-                self.gone()
+                self.disconnected.set()
                 if not self.done and self.task is not None:
                     self.cancelled = True
                     self.task.cancel()

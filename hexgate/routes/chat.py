@@ -210,8 +210,6 @@ async def _relay(
         if chunk is not None:  # DONE left early (above): the upstream's tail is read in the background
             handed = resilience.drain_later(upstream)
     except HexgateError as exc:
-        if ended:  # the answer is complete; only the upstream's tail failed
-            return
         ended = True
         if meter is not None:
             meter.error = exc.type
@@ -219,9 +217,6 @@ async def _relay(
         out.append(data_frame(exc.body()))
         yield b"".join(out)
     except Exception:
-        if ended:
-            log.warning("reading the upstream stream after its last chunk failed", exc_info=True)
-            return
         ended = True
         if meter is not None:
             meter.error = "server_error"

@@ -107,21 +107,30 @@ def test_mixed_stream_reads_as_the_full_path_would(
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello world!"
 
 
+def held_done(release: threading.Event, *events: dict[str, Any]) -> Reply:
+    """An upstream stream of ``events`` that holds its own ``[DONE]`` until ``release`` is set."""
+
+    def body() -> Iterator[bytes]:
+        for payload in events:
+            yield frame(payload)
+        release.wait()
+        yield frame("[DONE]")
+
+    return Reply(body=body(), headers=SSE)  # type: ignore[arg-type]  # an iterator does too
+
+
 def test_done_leaves_when_the_usage_chunk_arrives(gateway: str, stub: StubUpstream) -> None:
     """The upstream's choices-less usage chunk after the finish is the answer's last word: the client's
     ``[DONE]`` leaves then, while the upstream still holds its own ``[DONE]``."""
     release = threading.Event()
     watchdog = threading.Timer(10.0, release.set)  # a gateway that waits for the upstream's [DONE] fails, not hangs
-
-    def body() -> Iterator[bytes]:
-        yield frame(event({"role": "assistant", "content": "Hi"}))
-        yield frame(event({"content": " there"}))
-        yield frame(event({}, finish="stop"))
-        yield frame(USAGE)
-        release.wait()
-        yield frame("[DONE]")
-
-    stub.routes[ROUTE] = Reply(body=body(), headers=SSE)  # type: ignore[arg-type]  # an iterator does too
+    stub.routes[ROUTE] = held_done(
+        release,
+        event({"role": "assistant", "content": "Hi"}),
+        event({"content": " there"}),
+        event({}, finish="stop"),
+        USAGE,
+    )
     watchdog.start()
     held_when_done: bool | None = None
     try:
@@ -156,15 +165,9 @@ def test_a_client_leaving_after_done_leaves_the_upstream_connection_for_the_next
     instead of being dropped (a new TCP and TLS handshake for every stream)."""
     release = threading.Event()
     watchdog = threading.Timer(10.0, release.set)
-
-    def body() -> Iterator[bytes]:
-        yield frame(event({"role": "assistant", "content": "Hi"}))
-        yield frame(event({}, finish="stop"))
-        yield frame(USAGE)
-        release.wait()
-        yield frame("[DONE]")
-
-    stub.routes[ROUTE] = Reply(body=body(), headers=SSE)  # type: ignore[arg-type]  # an iterator does too
+    stub.routes[ROUTE] = held_done(
+        release, event({"role": "assistant", "content": "Hi"}), event({}, finish="stop"), USAGE
+    )
     watchdog.start()
     request = {"model": "up/stub-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     completed, disconnects = stub.completed, stub.disconnects  # the stub is shared by the session
