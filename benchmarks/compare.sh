@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command for the overhead comparison (the kit in ../shared/bench, see its README and
 # benchmarks/README.md): direct baseline, the pass-through yardstick on httpx-aiohttp and on raw
-# aiohttp, hexgate with one worker, LiteLLM (when its venv exists), hexgate with two workers on
-# two cores; one results TSV, then a markdown summary with the goals (benchmarks/summarize.py).
+# aiohttp, hexgate with one worker, LiteLLM (when its venv exists), the pass-through and hexgate with
+# two workers on two cores; one results TSV, then a markdown summary with the goals (benchmarks/summarize.py).
 #
 #   benchmarks/compare.sh [--kit DIR] [-c "1 32 128"] [-d SECS] [-r N] [-o DIR] [--profile]
 #
@@ -160,9 +160,9 @@ run_kit() { # run_kit LABEL PORT RUN.SH-ARGS... : one run.sh into the shared TSV
   CHILD=""
   ((rc == 0)) || { log "$label: run.sh exited $rc"; FAILED+=("$label: run.sh exited $rc"); }
 }
-uvicorn_pt() { # uvicorn_pt CLIENT PORT : the kit's pass-through start command
+uvicorn_pt() { # uvicorn_pt CLIENT PORT [WORKERS] : the kit's pass-through start command
   q env "UPSTREAM_CLIENT=$1" "$PV/bin/uvicorn" --app-dir "$KIT/passthrough" app:app --host 127.0.0.1 \
-    --port "$2" --workers 1 --loop uvloop --http httptools --no-access-log --log-level warning
+    --port "$2" --workers "${3:-1}" --loop uvloop --http httptools --no-access-log --log-level warning
 }
 hexgate_cmd() { # hexgate_cmd PORT [ARGS...]
   local port=$1
@@ -185,6 +185,9 @@ fi
 if "$HEXGATE" serve --help 2>/dev/null | grep -q -- '--workers'; then
   scale_conns=""
   for c in $CONNS; do ((c > 1)) && scale_conns+="$c "; done
+  # the yardstick: what two workers give on these cores when the gateway has no features at all
+  GW_CPUS=$SCALE_CPUS run_kit passthrough-w2 "$PT_PORT" -N -P -n passthrough-w2 -u "http://127.0.0.1:$PT_PORT" \
+    -s chat -c "${scale_conns:-32}" -- "$(uvicorn_pt httpx-aiohttp "$PT_PORT" 2)"
   GW_CPUS=$SCALE_CPUS run_kit hexgate-w2 "$HG_PORT" -N -P -n hexgate-w2 -u "http://127.0.0.1:$HG_PORT" -s chat \
     -c "${scale_conns:-32}" -- "$(hexgate_cmd "$HG_PORT" --workers 2)"
 else
