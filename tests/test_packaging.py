@@ -37,8 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = {"local", "openai", "echo", "anthropic", "gemini", "hexin", "gradio", "puter", "huggingface"}
 # The README's pip command, run verbatim from the folder holding dist/ (the test checks the README has it).
 README_INSTALL = 'pip install "$(echo dist/hexgate-*.whl)[all]" dist/hexgate_*.whl'
-# Where the project's machines keep PyTorch's CPU wheel (scripts/test does the same); absent elsewhere.
-WHEELS = Path(os.environ.get("HEXGATE_WHEELS", "/opt/wheels"))
+
+
+def _cpu_torch_folders() -> list[Path]:
+    """The folders offered to pip and uv that hold PyTorch's CPU wheel, as scripts/test finds them:
+    ``HEXGATE_WHEELS``, else the machine's own ``PIP_FIND_LINKS`` (space-separated). None elsewhere: then
+    the registry's torch of the same version."""
+    listed = os.environ.get("HEXGATE_WHEELS") or os.environ.get("PIP_FIND_LINKS", "")
+    return [Path(p) for p in listed.split() if Path(p).is_dir() and any(Path(p).glob("torch-*+cpu-*.whl"))]
+
+
+WHEELS = _cpu_torch_folders()
 
 
 def _run(cmd: list[str] | str, *, cwd: Path, env: dict[str, str] | None = None, timeout: float) -> str:
@@ -66,7 +75,7 @@ def _constraints(path: Path) -> Path:
         line = line.split("#", 1)[0].strip().removesuffix("\\").strip()
         if not line or line.startswith("--"):
             continue
-        if not WHEELS.is_dir():
+        if not WHEELS:
             line = re.sub(r"^torch==([^ ;+]+)\+cpu", r"torch==\1", line)
         lines.append(line)
     path.write_text("\n".join(lines) + "\n")
@@ -93,7 +102,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     # Third-party packages at the lock's versions, through uv's cache (run from the checkout so that its
     # [tool.uv] build settings apply); then our own distributions are removed again.
-    links = ["--find-links", str(WHEELS)] if WHEELS.is_dir() else []
+    links = [arg for folder in WHEELS for arg in ("--find-links", str(folder))]
     core = next(dist.glob("hexgate-*.whl"))
     ours = [f"hexgate[all] @ {core.as_uri()}", *(p.as_uri() for p in dist.glob("hexgate_*.whl"))]
     constraints = _constraints(checkout / "constraints.txt")
@@ -111,8 +120,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # The README's command, verbatim, with the venv's pip first on PATH (as after `. venv/bin/activate`).
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(venv)
-    if WHEELS.is_dir():
-        env["PIP_FIND_LINKS"] = str(WHEELS)
+    if WHEELS:
+        env["PIP_FIND_LINKS"] = " ".join(map(str, WHEELS))
     _run(README_INSTALL, cwd=checkout, env=env, timeout=900)
     yield venv
 
